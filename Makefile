@@ -6,6 +6,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 export SITE_URL ?= http://127.0.0.1:$(PORT)
+# A development token for the gateway's metering calls, unless one is set.
+export METERING_SERVICE_TOKEN ?= dev-metering-token
 
 .PHONY: run test lint format venv bench clean
 
@@ -18,6 +20,7 @@ venv: $(VENV)/.installed
 
 run: venv
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_demo_catalog
 	$(PY) manage.py seed_demo
 	@echo "Serving on http://127.0.0.1:$(PORT)  (Ctrl-C stops the web server, worker and beat)"
 	@trap 'kill 0' INT TERM EXIT; \

@@ -1,10 +1,14 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.template.response import TemplateResponse
 
 from accounts import services
 from accounts.models import Account, ApiKey, TierChange, User
+from billing.money import parse_credits
+from billing.services import ledger
 from billing.templatetags.money import credits
+from yunxin.errors import DomainError
 
 
 @admin.register(User)
@@ -66,20 +70,85 @@ class AccountAdminForm(forms.ModelForm):
         return cleaned
 
 
+class CreditAdjustmentForm(forms.Form):
+    direction = forms.ChoiceField(
+        choices=[("grant", "Grant credits"), ("deduct", "Deduct credits")]
+    )
+    amount = forms.CharField(help_text="Credits, e.g. 25 or 0.5 (at most 6 decimals).")
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), help_text="Kept in the ledger."
+    )
+
+    def clean_amount(self) -> int:
+        try:
+            micro = parse_credits(self.cleaned_data["amount"])
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        if micro <= 0:
+            raise forms.ValidationError("Give a positive amount.")
+        return micro
+
+
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
     form = AccountAdminForm
-    list_display = ["__str__", "owner", "tier", "balance_display", "created_at"]
+    actions = ["adjust_credits"]
+    list_display = ["__str__", "owner", "tier", "balance_display", "held_display", "created_at"]
     list_filter = ["tier", "created_at"]
     search_fields = ["owner__email", "name"]
     list_select_related = ["owner"]
-    readonly_fields = ["owner", "balance_display", "created_at"]
-    fields = ["owner", "name", "tier", "tier_change_reason", "balance_display", "created_at"]
+    readonly_fields = [
+        "owner",
+        "balance_display",
+        "held_display",
+        "available_display",
+        "created_at",
+    ]
+    fields = [
+        "owner", "name", "tier", "tier_change_reason", "balance_display", "held_display",
+        "available_display", "created_at",
+    ]  # fmt: skip
     inlines = [ApiKeyInline, TierChangeInline]
 
     @admin.display(description="Balance (credits)")
     def balance_display(self, obj: Account) -> str:
         return credits(obj.balance)
+
+    @admin.display(description="Held (credits)")
+    def held_display(self, obj: Account) -> str:
+        return credits(obj.held)
+
+    @admin.display(description="Available (credits)")
+    def available_display(self, obj: Account) -> str:
+        return credits(obj.available)
+
+    @admin.action(description="Grant or deduct credits (asks for a reason)")
+    def adjust_credits(self, request, queryset):
+        form = CreditAdjustmentForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            service = (
+                ledger.credits_grant
+                if form.cleaned_data["direction"] == "grant"
+                else ledger.credits_deduct
+            )
+            for account in queryset:
+                try:
+                    service(account_id=account.pk, amount=form.cleaned_data["amount"],
+                            reason=form.cleaned_data["reason"], actor=request.user)  # fmt: skip
+                except DomainError as exc:
+                    self.message_user(request, f"{account}: {exc.message}", messages.ERROR)
+                else:
+                    self.message_user(request, f"{account}: done, recorded in the ledger.")
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Grant or deduct credits",
+            "form": form,
+            "accounts": queryset,
+            "opts": self.model._meta,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/accounts/adjust_credits.html", context)
 
     def has_add_permission(self, request) -> bool:
         return False  # accounts come with their user

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import hmac
+
+from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from accounts.services import api_key_authenticate
-from yunxin.errors import InvalidApiKey
+from yunxin.errors import InvalidApiKey, InvalidServiceToken
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -48,3 +51,40 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
             "bearerFormat": "yx_<prefix>_<secret>",
             "description": "A customer API key from the dashboard's API keys page.",
         }
+
+
+class MeteringService:
+    """The gateway, authenticated by METERING_SERVICE_TOKEN. Not a user."""
+
+    is_authenticated = True
+    is_active = True
+    pk = None
+
+    def __str__(self) -> str:
+        return "metering-service"
+
+
+class ServiceTokenAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Bearer <METERING_SERVICE_TOKEN>` for the metering endpoints."""
+
+    def authenticate(self, request):
+        scheme, _, token = (
+            authentication.get_authorization_header(request).decode("latin-1").partition(" ")
+        )
+        expected = settings.METERING_SERVICE_TOKEN
+        if scheme.lower() != "bearer" or not token:
+            return None
+        if not expected or not hmac.compare_digest(token.strip().encode(), expected.encode()):
+            raise InvalidServiceToken()
+        return (MeteringService(), "service")
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="metering"'
+
+
+class ServiceTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "accounts.authentication.ServiceTokenAuthentication"
+    name = "MeteringServiceToken"
+
+    def get_security_definition(self, auto_schema) -> dict:
+        return {"type": "http", "scheme": "bearer", "description": "METERING_SERVICE_TOKEN"}

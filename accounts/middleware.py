@@ -24,7 +24,11 @@ class ApiResponseHeadersMiddleware:
         if account is None and is_api_path(request):
             account = _account_of_presented_key(request)
         if account is not None:
-            response["X-Request-Priority"] = str(account.tier_info.priority)
+            response.setdefault("X-Request-Priority", str(account.tier_info.priority))
+        decision = getattr(request, "yx_ratelimit", None)
+        if decision is not None:
+            for name, value in decision.headers().items():
+                response.setdefault(name, value)
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception):

@@ -58,6 +58,8 @@ class Account(models.Model):
     # Integer micro-credits. Changed only by the ledger service, in the same transaction
     # as the ledger entry that explains the change.
     balance = models.BigIntegerField(default=0, editable=False)
+    # Micro-credits held by active reservations; available = balance - held.
+    held = models.BigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -70,6 +72,10 @@ class Account(models.Model):
     @property
     def tier_info(self) -> Tier:
         return TIERS[self.tier]
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.held
 
 
 class TierChange(models.Model):
@@ -97,6 +103,13 @@ class ApiKeyQuerySet(models.QuerySet):
         return self.filter(revoked_at__isnull=True)
 
 
+class LimitPeriod(models.TextChoices):
+    NEVER = "", "Never resets"
+    DAILY = "daily", "Daily"
+    WEEKLY = "weekly", "Weekly"
+    MONTHLY = "monthly", "Monthly"
+
+
 class ApiKey(models.Model):
     """A customer API key. Only a SHA-256 digest of the secret is stored.
 
@@ -114,6 +127,15 @@ class ApiKey(models.Model):
     )
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # Optional spend limit in micro-credits, per period (or in total when it never resets).
+    credit_limit = models.BigIntegerField(null=True, blank=True)
+    limit_period = models.CharField(
+        max_length=10, choices=LimitPeriod.choices, blank=True, default=LimitPeriod.NEVER
+    )
+    # Spend in the current period, moved by the metering service under the account lock.
+    period_spent = models.BigIntegerField(default=0, editable=False)
+    period_started_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = ApiKeyQuerySet.as_manager()
 
@@ -130,4 +152,8 @@ class ApiKey(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.revoked_at is None
+        return self.revoked_at is None and not self.is_expired
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()

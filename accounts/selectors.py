@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.db.models import QuerySet
 
-from accounts.models import Account, ApiKey
+from accounts.models import Account, ApiKey, LimitPeriod
 from yunxin.errors import NotFound
 
 
@@ -26,3 +28,23 @@ def account_for_user(user) -> Account | None:
         return user.account
     except Account.DoesNotExist:
         return None
+
+
+def period_start(period: str, now: datetime) -> datetime | None:
+    """Start of the current limit period (UTC calendar day, ISO week, month)."""
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == LimitPeriod.DAILY:
+        return day
+    if period == LimitPeriod.WEEKLY:
+        return day - timedelta(days=day.weekday())
+    if period == LimitPeriod.MONTHLY:
+        return day.replace(day=1)
+    return None
+
+
+def api_key_period_spent(key: ApiKey, now: datetime) -> int:
+    """Micro-credits the key has spent in its current limit period."""
+    start = period_start(key.limit_period, now)
+    if start is not None and (key.period_started_at is None or key.period_started_at < start):
+        return 0
+    return key.period_spent

@@ -14,8 +14,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import Account, ApiKey, TierChange, User
+from accounts.models import Account, ApiKey, LimitPeriod, TierChange, User
 from accounts.tiers import TIERS
+from billing.services.ledger import credits_grant_starter
 from yunxin.errors import InvalidApiKey, NotFound, ValidationFailed
 
 KEY_RE = re.compile(r"^yx_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$")
@@ -29,8 +30,12 @@ def _digest(secret: str) -> str:
 
 @transaction.atomic
 def account_create_for_user(*, user: User) -> Account:
-    """Every user gets exactly one Account; calling this again returns the existing one."""
-    account, _ = Account.objects.get_or_create(owner=user)
+    """Every user gets exactly one Account, with the starter credit; calling this again
+    returns the existing one and grants nothing twice."""
+    account, created = Account.objects.get_or_create(owner=user)
+    if created:
+        credits_grant_starter(account_id=account.pk)
+        account.refresh_from_db()
     return account
 
 
@@ -56,13 +61,28 @@ def account_set_tier(
     return account
 
 
-def api_key_create(*, account: Account, name: str, created_by: User | None) -> tuple[ApiKey, str]:
+def _check_limits(credit_limit: int | None, limit_period: str, expires_at: datetime | None) -> None:
+    if credit_limit is not None and credit_limit <= 0:
+        raise ValidationFailed("A credit limit must be more than 0 credits.")
+    if limit_period not in LimitPeriod.values:
+        raise ValidationFailed(f"Unknown limit period {limit_period!r}.")
+    if limit_period and credit_limit is None:
+        raise ValidationFailed("A reset period needs a credit limit.")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationFailed("The expiry date must be in the future.")
+
+
+def api_key_create(
+    *, account: Account, name: str, created_by: User | None, credit_limit: int | None = None,
+    limit_period: str = "", expires_at: datetime | None = None,
+) -> tuple[ApiKey, str]:  # fmt: skip
     """Create a key; returns it with the full secret, which is never retrievable again."""
     name = name.strip()
     if not name:
         raise ValidationFailed("Give the key a name.")
     if len(name) > 100:
         raise ValidationFailed("A key name has at most 100 characters.")
+    _check_limits(credit_limit, limit_period, expires_at)
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     full_key = f"yx_{prefix}_{secret}"
@@ -72,8 +92,33 @@ def api_key_create(*, account: Account, name: str, created_by: User | None) -> t
         prefix=prefix,
         secret_hash=_digest(full_key),
         created_by=created_by,
+        credit_limit=credit_limit,
+        limit_period=limit_period,
+        expires_at=expires_at,
     )
     return key, full_key
+
+
+@transaction.atomic
+def api_key_set_limits(
+    *, account: Account, key_id: int, credit_limit: int | None, limit_period: str,
+    expires_at: datetime | None,
+) -> ApiKey:  # fmt: skip
+    """Change a key's spend limit and expiry. A new reset period starts counting afresh."""
+    key = ApiKey.objects.select_for_update().filter(account=account, pk=key_id).first()
+    if key is None:
+        raise NotFound("No such API key.")
+    if expires_at != key.expires_at:
+        _check_limits(credit_limit, limit_period, expires_at)
+    else:
+        _check_limits(credit_limit, limit_period, None)
+    if limit_period != key.limit_period or key.credit_limit is None:
+        # Spend is tracked only while a key has a limit: a new limit or period starts afresh.
+        key.period_spent, key.period_started_at = 0, timezone.now()
+    key.credit_limit, key.limit_period, key.expires_at = credit_limit, limit_period, expires_at
+    key.save(update_fields=["credit_limit", "limit_period", "expires_at", "period_spent",
+                            "period_started_at"])  # fmt: skip
+    return key
 
 
 @transaction.atomic
@@ -101,6 +146,8 @@ def api_key_authenticate(*, raw_key: str) -> ApiKey:
         raise InvalidApiKey("The API key is not valid.")
     if key.revoked_at is not None:
         raise InvalidApiKey("The API key has been revoked.")
+    if key.is_expired:
+        raise InvalidApiKey("The API key has expired.")
     if not key.account.owner.is_active:
         raise InvalidApiKey("The account of this API key is disabled.")
     _schedule_last_used(key)

@@ -48,9 +48,17 @@ def services() -> None:
 @pytest.fixture(autouse=True)
 def _fresh_local_cache():
     # The local-memory cache lives in the process: clear it between tests. A Redis cache
-    # is namespaced per run by settings_test and never flushed (it may be shared).
+    # is namespaced per run by settings_test and never flushed (it may be shared); only
+    # this run's rate-limit windows are dropped, since account ids repeat across tests.
+    from billing import ratelimit
+
     if not settings.REDIS_URL:
         cache.clear()
+    else:
+        client, _ = ratelimit._redis()
+        for key in client.scan_iter(match=ratelimit._full_key("*"), count=500):
+            client.delete(key)
+    ratelimit._local.windows.clear()
     yield
 
 

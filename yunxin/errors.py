@@ -25,9 +25,12 @@ class DomainError(Exception):
     status_code = status.HTTP_400_BAD_REQUEST
     default_message = "The request could not be completed."
 
-    def __init__(self, message: str | None = None, **details: Any) -> None:
+    def __init__(
+        self, message: str | None = None, *, headers: dict[str, str] | None = None, **details: Any
+    ) -> None:
         self.message = message or self.default_message
         self.details = details
+        self.headers = headers or {}
         super().__init__(self.message)
 
 
@@ -60,11 +63,16 @@ def error_body(code: str, message: str, **details: Any) -> dict:
     return {"error": body}
 
 
+class InvalidServiceToken(exceptions.AuthenticationFailed):
+    default_detail = "Invalid metering service token."
+
+
 # DRF exception class -> stable code. Subclasses are matched by isinstance, in order.
 _DRF_CODES: list[tuple[type[Exception], str]] = [
     (exceptions.ParseError, "validation_error"),
     (exceptions.ValidationError, "validation_error"),
     (exceptions.NotAuthenticated, "not_authenticated"),
+    (InvalidServiceToken, "invalid_service_token"),
     (exceptions.AuthenticationFailed, "invalid_api_key"),
     (exceptions.PermissionDenied, "permission_denied"),
     (exceptions.NotFound, "not_found"),
@@ -89,7 +97,11 @@ def _drf_message(exc: exceptions.APIException) -> tuple[str, dict]:
 def api_exception_handler(exc: Exception, context: dict) -> Response:
     headers: dict[str, str] = {}
     if isinstance(exc, DomainError):
-        return Response(error_body(exc.code, exc.message, **exc.details), status=exc.status_code)
+        return Response(
+            error_body(exc.code, exc.message, **exc.details),
+            status=exc.status_code,
+            headers=exc.headers,
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -218,6 +218,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "yunxin.errors.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.ApiKeyRateThrottle"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -263,6 +264,25 @@ CELERY_TIMEZONE = "UTC"
 # --- Product settings -----------------------------------------------------------------
 # API keys: a key's last-used time is written at most once per this many seconds.
 API_KEY_LAST_USED_RESOLUTION_SECONDS = env.int("API_KEY_LAST_USED_RESOLUTION_SECONDS", default=60)
+
+# Credits: every new account receives this starter credit once, as a lot.
+STARTER_CREDIT_MICRO = env.int("STARTER_CREDIT_MICRO", default=5_000_000)
+
+# Metering: the gateway authenticates with this token (required in production).
+METERING_SERVICE_TOKEN = _required("METERING_SERVICE_TOKEN")
+# Reservations not settled within this time are released by a periodic task.
+RESERVATION_TTL_SECONDS = env.int("RESERVATION_TTL_SECONDS", default=15 * 60)
+# The REST API's own per-key limit (separate from the tier's model-request limit).
+API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=600)
+# Unused purchased credits may be refunded within this many days of payment.
+REFUND_WINDOW_DAYS = env.int("REFUND_WINDOW_DAYS", default=14)
+# Oldest `occurred_at` accepted by metering/record (batch imports of recent work).
+RECORD_MAX_AGE_DAYS = env.int("RECORD_MAX_AGE_DAYS", default=35)
+
+CELERY_BEAT_SCHEDULE["release-expired-reservations"] = {
+    "task": "billing.tasks.release_expired_reservations",
+    "schedule": 60.0,
+}
 
 LOGGING = {
     "version": 1,

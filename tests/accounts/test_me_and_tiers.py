@@ -29,7 +29,7 @@ def test_me_reports_tier_benefits_and_priority_header(api_client, tier):
         "priority_label": label,
         "rate_limit_per_minute": limit,
         "webhooks_enabled": webhooks,
-        "credit_balance": "0.000000",
+        "credit_balance": "5.000000",  # the starter credit
     }
     assert response["X-Request-Priority"] == str(priority)
 

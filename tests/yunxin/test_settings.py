@@ -10,6 +10,7 @@ PRODUCTION_ENV = {
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/yunxin",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "ALLOWED_HOSTS": "portal.example.com",
+    "METERING_SERVICE_TOKEN": "gateway-token-for-the-check",
 }
 
 

@@ -42,6 +42,7 @@ class Command(BaseCommand):
                     f"              {opts['staff_email']} / {opts['staff_password']}",
                     f"  API key:    {secret}",
                     f"  Try it:     curl -H 'Authorization: Bearer {secret}' {site}/api/auth/me",
+                    f"  Metering:   service token {settings.METERING_SERVICE_TOKEN or '(unset)'}",
                     "",
                 ]
             )

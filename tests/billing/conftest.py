@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from billing.models import EntryKind, LotKind
+from billing.money import parse_credits
+from billing.services import ledger
+from models_catalog.models import AIModel, Provider
+from models_catalog.services import rate_add
+
+METERING_TOKEN = "test-metering-token"
+
+
+def make_model(slug: str, *, min_tier: str = "free", modality: str = "chat", **prices) -> AIModel:
+    provider, _ = Provider.objects.get_or_create(
+        slug=slug.split("/")[0], defaults={"name": slug.split("/")[0].title()}
+    )
+    model = AIModel.objects.create(
+        provider=provider, slug=slug, display_name=slug, modality=modality, min_tier=min_tier
+    )
+    rate_add(
+        model=model, effective_from=timezone.now() - timedelta(days=30), allow_past=True, **prices
+    )
+    return model
+
+
+@pytest.fixture(autouse=True)
+def _metering_token(settings):
+    settings.METERING_SERVICE_TOKEN = METERING_TOKEN
+
+
+@pytest.fixture
+def chat_model(db) -> AIModel:
+    # 2 credits per 1M input tokens, 8 per 1M output, reasoning 10, cached input 0.5.
+    return make_model(
+        "acme/chat-small", input_per_mtok="2", output_per_mtok="8",
+        reasoning_per_mtok="10", cached_input_per_mtok="0.5",
+    )  # fmt: skip
+
+
+@pytest.fixture
+def pro_model(db) -> AIModel:
+    return make_model("acme/chat-pro", min_tier="pro", input_per_mtok="5", output_per_mtok="15")
+
+
+@pytest.fixture
+def image_model(db) -> AIModel:
+    return make_model("acme/image", modality="image", unit_price="0.04", unit="image")
+
+
+def fund(account, credits: str, kind: str = LotKind.GRANT) -> None:
+    """Give an account credits through the ledger (grant by default)."""
+    amount = parse_credits(credits)
+    if kind == LotKind.GRANT:
+        ledger.credits_grant(account_id=account.pk, amount=amount, reason="test funds", actor=None)
+        return
+    from django.db import transaction
+
+    with transaction.atomic():
+        locked = ledger.lock_account(account.pk)
+        ledger.credit_account(
+            locked, kind=EntryKind.PURCHASE, lot_kind=kind, amount=amount,
+            reference="test-purchase", memo="test purchase", actor=None,
+        )  # fmt: skip
+
+
+@pytest.fixture
+def meter() -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {METERING_TOKEN}")
+    return client
+
+
+def assert_ledger_ok() -> None:
+    call_command("check_ledger")
+
+
+__all__ = ["Decimal", "assert_ledger_ok", "fund", "make_model"]
