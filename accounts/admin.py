@@ -105,9 +105,15 @@ class AccountAdmin(admin.ModelAdmin):
         "created_at",
     ]
     fields = [
-        "owner", "name", "tier", "tier_change_reason", "balance_display", "held_display",
-        "available_display", "created_at",
-    ]  # fmt: skip
+        "owner",
+        "name",
+        "tier",
+        "tier_change_reason",
+        "balance_display",
+        "held_display",
+        "available_display",
+        "created_at",
+    ]
     inlines = [ApiKeyInline, TierChangeInline]
 
     @admin.display(description="Balance (credits)")
@@ -133,8 +139,12 @@ class AccountAdmin(admin.ModelAdmin):
             )
             for account in queryset:
                 try:
-                    service(account_id=account.pk, amount=form.cleaned_data["amount"],
-                            reason=form.cleaned_data["reason"], actor=request.user)  # fmt: skip
+                    service(
+                        account_id=account.pk,
+                        amount=form.cleaned_data["amount"],
+                        reason=form.cleaned_data["reason"],
+                        actor=request.user,
+                    )
                 except DomainError as exc:
                     self.message_user(request, f"{account}: {exc.message}", messages.ERROR)
                 else:

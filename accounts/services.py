@@ -73,9 +73,14 @@ def _check_limits(credit_limit: int | None, limit_period: str, expires_at: datet
 
 
 def api_key_create(
-    *, account: Account, name: str, created_by: User | None, credit_limit: int | None = None,
-    limit_period: str = "", expires_at: datetime | None = None,
-) -> tuple[ApiKey, str]:  # fmt: skip
+    *,
+    account: Account,
+    name: str,
+    created_by: User | None,
+    credit_limit: int | None = None,
+    limit_period: str = "",
+    expires_at: datetime | None = None,
+) -> tuple[ApiKey, str]:
     """Create a key; returns it with the full secret, which is never retrievable again."""
     name = name.strip()
     if not name:
@@ -101,9 +106,13 @@ def api_key_create(
 
 @transaction.atomic
 def api_key_set_limits(
-    *, account: Account, key_id: int, credit_limit: int | None, limit_period: str,
+    *,
+    account: Account,
+    key_id: int,
+    credit_limit: int | None,
+    limit_period: str,
     expires_at: datetime | None,
-) -> ApiKey:  # fmt: skip
+) -> ApiKey:
     """Change a key's spend limit and expiry. A new reset period starts counting afresh."""
     key = ApiKey.objects.select_for_update().filter(account=account, pk=key_id).first()
     if key is None:
@@ -116,8 +125,15 @@ def api_key_set_limits(
         # Spend is tracked only while a key has a limit: a new limit or period starts afresh.
         key.period_spent, key.period_started_at = 0, timezone.now()
     key.credit_limit, key.limit_period, key.expires_at = credit_limit, limit_period, expires_at
-    key.save(update_fields=["credit_limit", "limit_period", "expires_at", "period_spent",
-                            "period_started_at"])  # fmt: skip
+    key.save(
+        update_fields=[
+            "credit_limit",
+            "limit_period",
+            "expires_at",
+            "period_spent",
+            "period_started_at",
+        ]
+    )
     return key
 
 

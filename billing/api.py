@@ -15,7 +15,7 @@ from accounts.authentication import MeteringService, ServiceTokenAuthentication
 from billing import selectors
 from billing.models import EntryKind
 from billing.money import format_credits
-from billing.services import metering
+from billing.services import metering, record_batch
 from models_catalog.pricing import Usage
 from yunxin.errors import DomainError, ValidationFailed, api_exception_handler
 
@@ -158,9 +158,12 @@ def _record_one(payload) -> tuple[int, dict, dict]:
         data.is_valid(raise_exception=True)
         d = data.validated_data
         charged = metering.usage_record(
-            request_id=d["request_id"], api_key=d["api_key"], model=d["model"],
-            usage=data.usage(), occurred_at=d.get("occurred_at"),
-        )  # fmt: skip
+            request_id=d["request_id"],
+            api_key=d["api_key"],
+            model=d["model"],
+            usage=data.usage(),
+            occurred_at=d.get("occurred_at"),
+        )
     except (DomainError, serializers.ValidationError) as exc:
         response = api_exception_handler(exc, {})
         return response.status_code, response.data, dict(getattr(exc, "headers", {}))
@@ -181,11 +184,32 @@ class RecordView(MeteringView):
     def _batch(self, events) -> Response:
         if not isinstance(events, list) or not 1 <= len(events) <= MAX_BATCH:
             raise ValidationFailed(f"events must be a list of 1 to {MAX_BATCH} objects.")
-        results = []
-        for item in events:
-            code, body, _ = _record_one(item)
-            results.append({"status": code, **body})
-        return Response({"results": results})
+        answers: list[dict | None] = [None] * len(events)
+        items, positions = [], []
+        for i, payload in enumerate(events):
+            data = RecordInput(data=payload)
+            if not data.is_valid():
+                answers[i] = _error_answer(serializers.ValidationError(data.errors))
+                continue
+            d = data.validated_data
+            items.append(
+                record_batch.Item(
+                    d["request_id"], d["api_key"], d["model"], data.usage(), d.get("occurred_at")
+                )
+            )
+            positions.append(i)
+        for i, result in zip(positions, record_batch.usage_record_batch(items=items), strict=True):
+            if isinstance(result, DomainError):
+                answers[i] = _error_answer(result)
+            else:
+                code = status.HTTP_200_OK if result.replayed else status.HTTP_201_CREATED
+                answers[i] = {"status": code, **_charge_body(result)}
+        return Response({"results": answers})
+
+
+def _error_answer(exc: Exception) -> dict:
+    response = api_exception_handler(exc, {})
+    return {"status": response.status_code, **response.data}
 
 
 # --- credits (customer API) -------------------------------------------------------------

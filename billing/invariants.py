@@ -38,8 +38,10 @@ def ledger_violations() -> list[str]:
                 f"account {pk}: held is {held}, active reservations hold {held_sums.get(pk, 0)}"
             )
     bad_lots = CreditLot.objects.filter(Q(remaining__lt=0) | Q(remaining__gt=F("amount")))
-    problems += [f"lot {pk}: remaining {r} outside 0..{a}" for pk, r, a in
-                 bad_lots.values_list("pk", "remaining", "amount")]  # fmt: skip
+    problems += [
+        f"lot {pk}: remaining {r} outside 0..{a}"
+        for pk, r, a in bad_lots.values_list("pk", "remaining", "amount")
+    ]
     settled = Reservation.objects.filter(status=ReservationStatus.SETTLED).annotate(
         events=Count("usageevent")
     )
@@ -50,6 +52,8 @@ def ledger_violations() -> list[str]:
     unsettled = UsageEvent.objects.filter(reservation__isnull=False).exclude(
         reservation__status=ReservationStatus.SETTLED
     )
-    problems += [f"usage event {rid}: its reservation is not settled" for rid in
-                 unsettled.values_list("request_id", flat=True)]  # fmt: skip
+    problems += [
+        f"usage event {rid}: its reservation is not settled"
+        for rid in unsettled.values_list("request_id", flat=True)
+    ]
     return problems

@@ -133,9 +133,13 @@ def hit(name: str, limit: int | None, *, count: bool = True) -> Decision:
     if not count:
         return Decision(True, limit, int(remaining), -(-int(reset_ms) // 1000))
     return Decision(
-        allowed=bool(admitted), limit=limit, remaining=int(remaining),
-        reset_seconds=-(-int(reset_ms) // 1000), key=key, member=member,
-    )  # fmt: skip
+        allowed=bool(admitted),
+        limit=limit,
+        remaining=int(remaining),
+        reset_seconds=-(-int(reset_ms) // 1000),
+        key=key,
+        member=member,
+    )
 
 
 def peek(name: str, limit: int | None) -> Decision:

@@ -23,9 +23,12 @@ def lot_refundable_until(lot: CreditLot) -> datetime | None:
 
 
 def ledger_list(
-    *, account: Account, kind: str | None = None, start: datetime | None = None,
+    *,
+    account: Account,
+    kind: str | None = None,
+    start: datetime | None = None,
     end: datetime | None = None,
-) -> QuerySet[LedgerEntry]:  # fmt: skip
+) -> QuerySet[LedgerEntry]:
     entries = LedgerEntry.objects.filter(account=account)
     if kind:
         entries = entries.filter(kind=kind)

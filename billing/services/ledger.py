@@ -93,9 +93,15 @@ def _draw(account: Account, amount: int) -> None:
 
 
 def credit_account(
-    account: Account, *, kind: str, lot_kind: str, amount: int, reference: str, memo: str,
+    account: Account,
+    *,
+    kind: str,
+    lot_kind: str,
+    amount: int,
+    reference: str,
+    memo: str,
     actor: User | None,
-) -> LedgerEntry:  # fmt: skip
+) -> LedgerEntry:
     """Add credits as a new lot. The caller holds the account lock."""
     if amount <= 0:
         raise ValidationFailed("A credit must be a positive amount.")
@@ -106,18 +112,54 @@ def credit_account(
 
 
 def debit_account(
-    account: Account, *, kind: str, amount: int, reference: str = "", memo: str = "",
-    actor: User | None = None, held_delta: int = 0,
-) -> LedgerEntry:  # fmt: skip
+    account: Account,
+    *,
+    kind: str,
+    amount: int,
+    reference: str = "",
+    memo: str = "",
+    actor: User | None = None,
+    held_delta: int = 0,
+) -> LedgerEntry:
     """Take credits out through the lots. The caller holds the lock and has decided the
     debit is allowed."""
     if amount < 0:
         raise ValidationFailed("A debit must not be negative.")
     _draw(account, min(amount, max(account.balance, 0)))
     return _post(
-        account, kind=kind, amount=-amount, reference=reference, memo=memo, actor=actor,
+        account,
+        kind=kind,
+        amount=-amount,
+        reference=reference,
+        memo=memo,
+        actor=actor,
         held_delta=held_delta,
-    )  # fmt: skip
+    )
+
+
+def debit_many(
+    account: Account, *, kind: str, debits: list[tuple[int, str, str]]
+) -> list[LedgerEntry]:
+    """Several debits in one go (a batch of usage): one lot draw and one balance update
+    for the total, and one ledger entry per debit with its running balance. The caller
+    holds the lock and has decided every debit is allowed."""
+    total = sum(amount for amount, _, _ in debits)
+    _draw(account, min(total, max(account.balance, 0)))
+    Account.objects.filter(pk=account.pk).update(balance=F("balance") - total)
+    entries = []
+    for amount, reference, memo in debits:
+        account.balance -= amount
+        entries.append(
+            LedgerEntry(
+                account=account,
+                kind=kind,
+                amount=-amount,
+                balance_after=account.balance,
+                reference=reference,
+                memo=memo,
+            )
+        )
+    return LedgerEntry.objects.bulk_create(entries)
 
 
 @transaction.atomic
@@ -133,9 +175,14 @@ def credits_grant_starter(*, account_id: int) -> LedgerEntry | None:
     try:
         with transaction.atomic():
             return credit_account(
-                account, kind=EntryKind.STARTER, lot_kind=LotKind.STARTER, amount=amount,
-                reference=f"starter:{account.pk}", memo="Starter credit", actor=None,
-            )  # fmt: skip
+                account,
+                kind=EntryKind.STARTER,
+                lot_kind=LotKind.STARTER,
+                amount=amount,
+                reference=f"starter:{account.pk}",
+                memo="Starter credit",
+                actor=None,
+            )
     except IntegrityError:
         return None
 
@@ -147,9 +194,14 @@ def credits_grant(*, account_id: int, amount: int, reason: str, actor: User | No
         raise ValidationFailed("Say why the credits are granted.")
     account = lock_account(account_id)
     return credit_account(
-        account, kind=EntryKind.GRANT, lot_kind=LotKind.GRANT, amount=amount,
-        reference=f"grant:{actor.pk if actor else 'system'}", memo=reason.strip(), actor=actor,
-    )  # fmt: skip
+        account,
+        kind=EntryKind.GRANT,
+        lot_kind=LotKind.GRANT,
+        amount=amount,
+        reference=f"grant:{actor.pk if actor else 'system'}",
+        memo=reason.strip(),
+        actor=actor,
+    )
 
 
 @transaction.atomic
@@ -166,6 +218,10 @@ def credits_deduct(*, account_id: int, amount: int, reason: str, actor: User | N
             "credits are available."
         )
     return debit_account(
-        account, kind=EntryKind.DEDUCT, amount=amount,
-        reference=f"deduct:{actor.pk if actor else 'system'}", memo=reason.strip(), actor=actor,
-    )  # fmt: skip
+        account,
+        kind=EntryKind.DEDUCT,
+        amount=amount,
+        reference=f"deduct:{actor.pk if actor else 'system'}",
+        memo=reason.strip(),
+        actor=actor,
+    )

@@ -70,7 +70,7 @@ def tier_limit_name(account: Account) -> str:
 # --- checks shared by authorize and record ----------------------------------------------
 
 
-def _usage_fits_model(model: AIModel, usage: Usage) -> None:
+def check_usage_fits_model(model: AIModel, usage: Usage) -> None:
     tokens = usage.input_tokens + usage.output_tokens + usage.reasoning_tokens
     tokens += usage.cached_input_tokens
     if model.is_text and usage.units:
@@ -97,24 +97,28 @@ def _model_and_rate(
     return model, rate
 
 
-def _check_key_limit(key: ApiKey, amount: int, now: datetime, *, exact: bool) -> None:
-    """`exact` (under the account lock) also counts the key's active reservations."""
+def key_limit_room(key: ApiKey, now: datetime, *, exact: bool) -> int | None:
+    """How much more the key may spend (None: no limit). `exact`, under the account lock,
+    also counts the key's active reservations."""
     if key.credit_limit is None:
-        return
+        return None
     used = api_key_period_spent(key, now)
     if exact:
         held = Reservation.objects.filter(api_key=key, status=ReservationStatus.ACTIVE)
         used += held.aggregate(s=Sum("reserved"))["s"] or 0
-    if used + amount > key.credit_limit:
-        left = max(key.credit_limit - used, 0)
+    return key.credit_limit - used
+
+
+def check_key_limit(key: ApiKey, amount: int, room: int | None) -> None:
+    if room is not None and amount > room:
         raise KeyLimitExceeded(
-            f"This key's credit limit allows {format_credits(left)} more credits"
+            f"This key's credit limit allows {format_credits(max(room, 0))} more credits"
             f"{' this period' if key.limit_period else ''}; the request needs "
             f"{format_credits(amount)}."
         )
 
 
-def _count_key_spend(key: ApiKey, amount: int, now: datetime) -> None:
+def count_key_spend(key: ApiKey, amount: int, now: datetime) -> None:
     """Spend is tracked only while a key has a limit (setting one starts counting)."""
     if key.credit_limit is None:
         return
@@ -124,13 +128,13 @@ def _count_key_spend(key: ApiKey, amount: int, now: datetime) -> None:
     key.period_spent, key.period_started_at = spent, start or now
 
 
-def _check_available(account: Account, amount: int) -> None:
-    if amount > account.available:
+def check_available(available: int, amount: int) -> None:
+    if amount > available:
         raise InsufficientCredits(
             f"Insufficient credits: this request needs up to {format_credits(amount)}, "
-            f"{format_credits(account.available)} are available "
-            f"(short by {format_credits(amount - account.available)}).",
-            shortfall=format_credits(amount - account.available),
+            f"{format_credits(available)} are available "
+            f"(short by {format_credits(amount - available)}).",
+            shortfall=format_credits(amount - available),
         )
 
 
@@ -164,16 +168,29 @@ def _authorize_replay(request_id: str, fp: str) -> Authorized | None:
 
 
 def usage_authorize(
-    *, request_id: str, api_key: str, model: str, max_input_tokens: int = 0,
-    max_output_tokens: int = 0, units: Decimal = Decimal(0),
-) -> Authorized:  # fmt: skip
+    *,
+    request_id: str,
+    api_key: str,
+    model: str,
+    max_input_tokens: int = 0,
+    max_output_tokens: int = 0,
+    units: Decimal = Decimal(0),
+) -> Authorized:
     """Check the key, the model, the tier, the key's limit and the rate limit, in that
     order, then reserve the worst-case cost against the available balance. Every answer
     after the key check carries the priority and rate-limit headers."""
     usage = Usage(input_tokens=max_input_tokens, output_tokens=max_output_tokens, units=units)
-    fp = fingerprint({"op": "authorize", "request_id": request_id, "api_key": api_key,
-                      "model": model, "in": max_input_tokens, "out": max_output_tokens,
-                      "units": str(units)})  # fmt: skip
+    fp = fingerprint(
+        {
+            "op": "authorize",
+            "request_id": request_id,
+            "api_key": api_key,
+            "model": model,
+            "in": max_input_tokens,
+            "out": max_output_tokens,
+            "units": str(units),
+        }
+    )
     replay = _authorize_replay(request_id, fp)
     if replay:
         return replay
@@ -192,18 +209,20 @@ def usage_authorize(
 def _authorize(request_id: str, fp: str, key: ApiKey, model: str, usage: Usage) -> Authorized:
     account = key.account
     ai_model, rate = _model_and_rate(account, model)
-    _usage_fits_model(ai_model, usage)
+    check_usage_fits_model(ai_model, usage)
     if not (usage.output_tokens if ai_model.is_text else usage.units):
         raise ValidationFailed(
             "Say how large the request may get: max_output_tokens for token-priced models, "
             "units for per-unit models."
         )
     worst = worst_case_cost(
-        rate, max_input_tokens=usage.input_tokens, max_output_tokens=usage.output_tokens,
+        rate,
+        max_input_tokens=usage.input_tokens,
+        max_output_tokens=usage.output_tokens,
         units=usage.units,
-    )  # fmt: skip
+    )
     now = timezone.now()
-    _check_key_limit(key, worst, now, exact=False)
+    check_key_limit(key, worst, key_limit_room(key, now, exact=False))
     decision = ratelimit.hit(tier_limit_name(account), account.tier_info.rate_limit_per_minute)
     if not decision.allowed:
         raise RateLimited(
@@ -228,8 +247,8 @@ def _authorize(request_id: str, fp: str, key: ApiKey, model: str, usage: Usage) 
 @transaction.atomic
 def _reserve(request_id, fp, key, ai_model, rate, worst, decision, now) -> Authorized:
     account = lock_account(key.account_id)
-    _check_key_limit(key, worst, now, exact=True)
-    _check_available(account, worst)
+    check_key_limit(key, worst, key_limit_room(key, now, exact=True))
+    check_available(account.available, worst)
     reservation = Reservation.objects.create(
         request_id=request_id,
         fingerprint=fp,
@@ -271,7 +290,7 @@ def _settle(account_id: int, reservation_id: str, usage: Usage, fp: str) -> Char
         if event.fingerprint != fp:
             raise IdempotencyConflict("This reservation was already settled with other usage.")
         return Charged(event, replayed=True)
-    _usage_fits_model(reservation.model, usage)
+    check_usage_fits_model(reservation.model, usage)
     was_active = reservation.status == ReservationStatus.ACTIVE
     cost = cost_micro(reservation.rate, usage)
     over = cost - reservation.reserved
@@ -282,25 +301,52 @@ def _settle(account_id: int, reservation_id: str, usage: Usage, fp: str) -> Char
         memo += "; settled after the reservation expired"
     now = timezone.now()
     entry = debit_account(
-        account, kind=EntryKind.USAGE, amount=cost, reference=reservation.request_id, memo=memo,
+        account,
+        kind=EntryKind.USAGE,
+        amount=cost,
+        reference=reservation.request_id,
+        memo=memo,
         held_delta=-reservation.reserved if was_active else 0,
-    )  # fmt: skip
-    _count_key_spend(reservation.api_key, cost, now)
-    event = _usage_event(
-        reservation.request_id, fp, UsageSource.SETTLE, account, reservation.api_key,
-        reservation.model, reservation.rate, usage, cost, entry.balance_after,
-        reservation.priority, now, reservation=reservation,
-    )  # fmt: skip
+    )
+    count_key_spend(reservation.api_key, cost, now)
+    event = build_usage_event(
+        reservation.request_id,
+        fp,
+        UsageSource.SETTLE,
+        account,
+        reservation.api_key,
+        reservation.model,
+        reservation.rate,
+        usage,
+        cost,
+        entry.balance_after,
+        reservation.priority,
+        now,
+        reservation=reservation,
+    )
+    event.save(force_insert=True)
     reservation.status, reservation.closed_at = ReservationStatus.SETTLED, now
     reservation.save(update_fields=["status", "closed_at"])
     return Charged(event)
 
 
-def _usage_event(
-    request_id, fp, source, account, key, model, rate, usage: Usage, cost, balance_after,
-    priority, occurred_at, reservation=None,
-) -> UsageEvent:  # fmt: skip
-    return UsageEvent.objects.create(
+def build_usage_event(
+    request_id,
+    fp,
+    source,
+    account,
+    key,
+    model,
+    rate,
+    usage: Usage,
+    cost,
+    balance_after,
+    priority,
+    occurred_at,
+    reservation=None,
+) -> UsageEvent:
+    """An unsaved usage event (saved singly, or in bulk by a batch)."""
+    return UsageEvent(
         request_id=request_id,
         fingerprint=fp,
         source=source,
@@ -337,28 +383,46 @@ def _record_replay(request_id: str, fp: str, *, check_reservations: bool = False
     return Charged(event, replayed=True)
 
 
+def record_fingerprint(request_id, api_key, model, usage: Usage, occurred_at) -> str:
+    return fingerprint(
+        {
+            "op": "record",
+            "request_id": request_id,
+            "api_key": api_key,
+            "model": model,
+            "at": occurred_at,
+            **usage.__dict__,
+        }
+    )
+
+
+def check_occurred_at(occurred_at: datetime | None, now: datetime) -> None:
+    if occurred_at is None:
+        return
+    if occurred_at > now + timedelta(minutes=5):
+        raise ValidationFailed("occurred_at is in the future.")
+    if occurred_at < now - timedelta(days=settings.RECORD_MAX_AGE_DAYS):
+        raise ValidationFailed(f"occurred_at is older than {settings.RECORD_MAX_AGE_DAYS} days.")
+
+
 def usage_record(
     *, request_id: str, api_key: str, model: str, usage: Usage, occurred_at: datetime | None = None
 ) -> Charged:
     """Charge work that was not authorized first (batch jobs, imports), at the rate in
     force when it occurred. Not rate limited; refused (402) beyond the available balance
     or the key's limit, so a batch can never overdraw an account."""
-    fp = fingerprint({"op": "record", "request_id": request_id, "api_key": api_key,
-                      "model": model, "at": occurred_at, **usage.__dict__})  # fmt: skip
+    fp = record_fingerprint(request_id, api_key, model, usage, occurred_at)
     replay = _record_replay(request_id, fp)
     if replay:
         return replay
     now = timezone.now()
+    check_occurred_at(occurred_at, now)
     occurred_at = occurred_at or now
-    if occurred_at > now + timedelta(minutes=5):
-        raise ValidationFailed("occurred_at is in the future.")
-    if occurred_at < now - timedelta(days=settings.RECORD_MAX_AGE_DAYS):
-        raise ValidationFailed(f"occurred_at is older than {settings.RECORD_MAX_AGE_DAYS} days.")
     key = api_key_authenticate(raw_key=api_key)
     ai_model, rate = _model_and_rate(key.account, model, at=occurred_at)
-    _usage_fits_model(ai_model, usage)
+    check_usage_fits_model(ai_model, usage)
     cost = cost_micro(rate, usage)
-    _check_key_limit(key, cost, now, exact=False)
+    check_key_limit(key, cost, key_limit_room(key, now, exact=False))
     try:
         return _record(request_id, fp, key, ai_model, rate, usage, cost, occurred_at, now)
     except IntegrityError:
@@ -371,16 +435,27 @@ def usage_record(
 @transaction.atomic
 def _record(request_id, fp, key, ai_model, rate, usage, cost, occurred_at, now) -> Charged:
     account = lock_account(key.account_id)
-    _check_key_limit(key, cost, now, exact=True)
-    _check_available(account, cost)
+    check_key_limit(key, cost, key_limit_room(key, now, exact=True))
+    check_available(account.available, cost)
     entry = debit_account(
         account, kind=EntryKind.USAGE, amount=cost, reference=request_id, memo=ai_model.slug
     )
-    _count_key_spend(key, cost, now)
-    event = _usage_event(
-        request_id, fp, UsageSource.RECORD, account, key, ai_model, rate, usage, cost,
-        entry.balance_after, account.tier_info.priority, occurred_at,
-    )  # fmt: skip
+    count_key_spend(key, cost, now)
+    event = build_usage_event(
+        request_id,
+        fp,
+        UsageSource.RECORD,
+        account,
+        key,
+        ai_model,
+        rate,
+        usage,
+        cost,
+        entry.balance_after,
+        account.tier_info.priority,
+        occurred_at,
+    )
+    event.save(force_insert=True)
     return Charged(event)
 
 

@@ -69,12 +69,17 @@ def test_another_accounts_key_limits_are_404(logged_in):
 def test_new_period_starts_counting_afresh(account):
     key, _ = make_key(account)
     ApiKey.objects.filter(pk=key.pk).update(period_spent=900)
-    key = services.api_key_set_limits(account=account, key_id=key.pk, credit_limit=1000,
-                                      limit_period="weekly", expires_at=None)  # fmt: skip
+    key = services.api_key_set_limits(
+        account=account, key_id=key.pk, credit_limit=1000, limit_period="weekly", expires_at=None
+    )
     assert key.period_spent == 0
 
 
 def test_expiry_in_the_past_is_refused(account):
     with pytest.raises(ValidationFailed):
-        services.api_key_create(account=account, name="x", created_by=None,
-                                expires_at=timezone.now() - timedelta(minutes=1))  # fmt: skip
+        services.api_key_create(
+            account=account,
+            name="x",
+            created_by=None,
+            expires_at=timezone.now() - timedelta(minutes=1),
+        )

@@ -76,8 +76,13 @@ def fixtures():
     model = AIModel.objects.create(
         provider=provider, slug="bench/chat", display_name="Bench chat", modality="chat"
     )
-    rate_add(model=model, effective_from=timezone.now() - timedelta(days=1), allow_past=True,
-             input_per_mtok="1", output_per_mtok="2")  # fmt: skip
+    rate_add(
+        model=model,
+        effective_from=timezone.now() - timedelta(days=1),
+        allow_past=True,
+        input_per_mtok="1",
+        output_per_mtok="2",
+    )
     user = User.objects.create_user(email=f"bench-{uuid.uuid4().hex[:6]}@example.com")
     services.account_set_tier(account_id=user.account.pk, tier="enterprise", actor=None)
     credits_grant(account_id=user.account.pk, amount=10**15, reason="bench", actor=None)
@@ -104,6 +109,7 @@ def bench_services(args, secret: str) -> None:
         metering.usage_settle(reservation_id=r.pk, usage=usage)
 
     baseline = plain_insert_rate(args.records)
+    args.plain_insert_rate = baseline
     emit("baseline_plain_insert", baseline, "rows/s", note="single-row ORM insert, autocommit")
     rec = rate(args.records, timed(record, args.records))
     emit("service_record", rec, "events/s")
@@ -175,14 +181,30 @@ def start_server(settings, args) -> tuple[subprocess.Popen, int]:
         url = f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     port = _free_port()
     env = os.environ | {
-        "DATABASE_URL": url, "METERING_SERVICE_TOKEN": "bench-token",
-        "API_RATE_LIMIT_PER_MINUTE": str(10**9), "CELERY_TASK_ALWAYS_EAGER": "1", "LOG_LEVEL": "WARNING",
-    }  # fmt: skip
+        "DATABASE_URL": url,
+        "METERING_SERVICE_TOKEN": "bench-token",
+        "API_RATE_LIMIT_PER_MINUTE": str(10**9),
+        "CELERY_TASK_ALWAYS_EAGER": "1",
+        "LOG_LEVEL": "WARNING",
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "yunxin.wsgi", "-b", f"127.0.0.1:{port}",
-         "-w", str(args.workers), "--threads", "4", "--log-level", "warning"],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "yunxin.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(args.workers),
+            "--threads",
+            "4",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     for _ in range(200):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -230,23 +252,52 @@ def bench_http(settings, args, secret: str) -> None:
                 start = time.perf_counter()
                 samples = list(pool.map(fn, range(n)))
                 elapsed = time.perf_counter() - start
-            emit(name, rate(n, elapsed), unit, p50_ms=round(pct(samples, 0.5), 2),
-                 p95_ms=round(pct(samples, 0.95), 2), concurrency=args.concurrency)  # fmt: skip
+            emit(
+                name,
+                rate(n, elapsed),
+                unit,
+                p50_ms=round(pct(samples, 0.5), 2),
+                p95_ms=round(pct(samples, 0.95), 2),
+                concurrency=args.concurrency,
+            )
             return rate(n, elapsed)
 
         def get_me(i):
             return call("GET", "/api/auth/me", token=secret)[1]
 
         def pair(i):
-            body, t1 = call("POST", "/api/metering/authorize", {"request_id": f"h-{run}-{i}",
-                            "api_key": secret, "model": "bench/chat", "max_output_tokens": 100})  # fmt: skip
-            _, t2 = call("POST", "/api/metering/settle", {"reservation_id": body["reservation_id"],
-                         "input_tokens": 100, "output_tokens": 50})  # fmt: skip
+            body, t1 = call(
+                "POST",
+                "/api/metering/authorize",
+                {
+                    "request_id": f"h-{run}-{i}",
+                    "api_key": secret,
+                    "model": "bench/chat",
+                    "max_output_tokens": 100,
+                },
+            )
+            _, t2 = call(
+                "POST",
+                "/api/metering/settle",
+                {
+                    "reservation_id": body["reservation_id"],
+                    "input_tokens": 100,
+                    "output_tokens": 50,
+                },
+            )
             return t1 + t2
 
         def record(i):
-            return call("POST", "/api/metering/record", {"request_id": f"hr-{run}-{i}",
-                        "api_key": secret, "model": "bench/chat", "input_tokens": 100})[1]  # fmt: skip
+            return call(
+                "POST",
+                "/api/metering/record",
+                {
+                    "request_id": f"hr-{run}-{i}",
+                    "api_key": secret,
+                    "model": "bench/chat",
+                    "input_tokens": 100,
+                },
+            )[1]
 
         for i in range(20):  # warm up connections and caches
             get_me(i)
@@ -257,12 +308,25 @@ def bench_http(settings, args, secret: str) -> None:
         emit("http_record_vs_get", recs / base, "ratio")
 
         batch = args.batch_size
-        events = [{"request_id": f"hb-{run}-{i}", "api_key": secret, "model": "bench/chat",
-                   "input_tokens": 100} for i in range(batch)]  # fmt: skip
+        events = [
+            {
+                "request_id": f"hb-{run}-{i}",
+                "api_key": secret,
+                "model": "bench/chat",
+                "input_tokens": 100,
+            }
+            for i in range(batch)
+        ]
         body, elapsed = call("POST", "/api/metering/record", {"events": events})
         assert all(r["status"] == 201 for r in body["results"])
-        emit("http_record_batch", batch / elapsed, "events/s", batch_size=batch,
-             call_ms=round(elapsed * 1000, 1))  # fmt: skip
+        emit(
+            "http_record_batch",
+            batch / elapsed,
+            "events/s",
+            batch_size=batch,
+            call_ms=round(elapsed * 1000, 1),
+        )
+        emit("http_record_batch_vs_plain_insert", batch / elapsed / args.plain_insert_rate, "ratio")
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -284,8 +348,14 @@ def main() -> None:
     from django.test.utils import teardown_databases
 
     try:
-        emit("machine", os.cpu_count() or 0, "cpus", database=connection.vendor,
-             redis=bool(settings.REDIS_URL), python=sys.version.split()[0])  # fmt: skip
+        emit(
+            "machine",
+            os.cpu_count() or 0,
+            "cpus",
+            database=connection.vendor,
+            redis=bool(settings.REDIS_URL),
+            python=sys.version.split()[0],
+        )
         _, secret = fixtures()
         bench_services(args, secret)
         bench_ratelimit(args)

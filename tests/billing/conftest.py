@@ -39,9 +39,12 @@ def _metering_token(settings):
 def chat_model(db) -> AIModel:
     # 2 credits per 1M input tokens, 8 per 1M output, reasoning 10, cached input 0.5.
     return make_model(
-        "acme/chat-small", input_per_mtok="2", output_per_mtok="8",
-        reasoning_per_mtok="10", cached_input_per_mtok="0.5",
-    )  # fmt: skip
+        "acme/chat-small",
+        input_per_mtok="2",
+        output_per_mtok="8",
+        reasoning_per_mtok="10",
+        cached_input_per_mtok="0.5",
+    )
 
 
 @pytest.fixture
@@ -65,9 +68,14 @@ def fund(account, credits: str, kind: str = LotKind.GRANT) -> None:
     with transaction.atomic():
         locked = ledger.lock_account(account.pk)
         ledger.credit_account(
-            locked, kind=EntryKind.PURCHASE, lot_kind=kind, amount=amount,
-            reference="test-purchase", memo="test purchase", actor=None,
-        )  # fmt: skip
+            locked,
+            kind=EntryKind.PURCHASE,
+            lot_kind=kind,
+            amount=amount,
+            reference="test-purchase",
+            memo="test purchase",
+            actor=None,
+        )
 
 
 @pytest.fixture

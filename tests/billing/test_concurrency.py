@@ -48,8 +48,9 @@ def test_fifty_threads_spend_exactly_what_the_account_had(services, transactiona
     # Each request reserves and spends 0.3 credits; the 5-credit starter affords 16.
 
     def authorize_and_settle(i: int):
-        r = metering.usage_authorize(request_id=f"t{i}", api_key=secret, model="acme/chat",
-                                     max_output_tokens=100_000).reservation  # fmt: skip
+        r = metering.usage_authorize(
+            request_id=f"t{i}", api_key=secret, model="acme/chat", max_output_tokens=100_000
+        ).reservation
         return metering.usage_settle(reservation_id=r.pk, usage=Usage(output_tokens=100_000))
 
     results = _in_threads(50, authorize_and_settle)
@@ -66,13 +67,18 @@ def test_concurrent_duplicate_settles_and_records_charge_once(services, transact
     make_model("acme/chat", input_per_mtok="1", output_per_mtok="3")
     account = make_account("enterprise")
     _, secret = make_key(account)
-    r = metering.usage_authorize(request_id="dup", api_key=secret, model="acme/chat",
-                                 max_output_tokens=10).reservation  # fmt: skip
+    r = metering.usage_authorize(
+        request_id="dup", api_key=secret, model="acme/chat", max_output_tokens=10
+    ).reservation
     settles = _in_threads(
         10, lambda i: metering.usage_settle(reservation_id=r.pk, usage=Usage(output_tokens=10))
     )
-    records = _in_threads(10, lambda i: metering.usage_record(
-        request_id="rec", api_key=secret, model="acme/chat", usage=Usage(input_tokens=1000)))  # fmt: skip
+    records = _in_threads(
+        10,
+        lambda i: metering.usage_record(
+            request_id="rec", api_key=secret, model="acme/chat", usage=Usage(input_tokens=1000)
+        ),
+    )
     assert sorted(x.replayed for x in settles) == [False] + [True] * 9, settles
     assert sorted(x.replayed for x in records) == [False] + [True] * 9, records
     account.refresh_from_db()

@@ -24,15 +24,24 @@ def _half_up(x: Fraction) -> int:
 def test_token_cost_is_exact_rate_times_tokens_rounded_half_up_once(
     inp, out, reasoning, cached, n_in, n_out, n_reason, n_cached
 ):
-    rate = Rate(input_per_mtok=inp, output_per_mtok=out, reasoning_per_mtok=reasoning,
-                cached_input_per_mtok=cached)  # fmt: skip
-    usage = Usage(input_tokens=n_in, output_tokens=n_out, reasoning_tokens=n_reason,
-                  cached_input_tokens=n_cached)  # fmt: skip
+    rate = Rate(
+        input_per_mtok=inp,
+        output_per_mtok=out,
+        reasoning_per_mtok=reasoning,
+        cached_input_per_mtok=cached,
+    )
+    usage = Usage(
+        input_tokens=n_in,
+        output_tokens=n_out,
+        reasoning_tokens=n_reason,
+        cached_input_tokens=n_cached,
+    )
     exact = (
-        Fraction(inp) * n_in + Fraction(out) * n_out
+        Fraction(inp) * n_in
+        + Fraction(out) * n_out
         + Fraction(reasoning if reasoning is not None else out) * n_reason
         + Fraction(cached if cached is not None else inp) * n_cached
-    )  # fmt: skip
+    )
     cost = cost_micro(rate, usage)
     assert type(cost) is int
     assert cost == _half_up(exact)

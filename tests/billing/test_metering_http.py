@@ -8,8 +8,14 @@ pytestmark = pytest.mark.django_db
 
 
 def _authorize(meter, secret, request_id="r-1", model="acme/chat-small", **size):
-    body = {"request_id": request_id, "api_key": secret, "model": model,
-            "max_input_tokens": 100, "max_output_tokens": 100, **size}  # fmt: skip
+    body = {
+        "request_id": request_id,
+        "api_key": secret,
+        "model": model,
+        "max_input_tokens": 100,
+        "max_output_tokens": 100,
+        **size,
+    }
     return meter.post("/api/metering/authorize", body, format="json")
 
 
@@ -21,8 +27,11 @@ def test_authorize_settle_over_http(meter, api_key, chat_model):
     assert body["available"] == "4.998800"
     assert response["X-Request-Priority"] == "1"
     assert response["X-RateLimit-Limit"] == "10" and response["X-RateLimit-Remaining"] == "9"
-    settle = meter.post("/api/metering/settle", {"reservation_id": body["reservation_id"],
-                        "input_tokens": 50, "output_tokens": 20}, format="json")  # fmt: skip
+    settle = meter.post(
+        "/api/metering/settle",
+        {"reservation_id": body["reservation_id"], "input_tokens": 50, "output_tokens": 20},
+        format="json",
+    )
     assert settle.status_code == 200
     assert settle.json() == {"request_id": "r-1", "cost": "0.000260", "balance": "4.999740"}
     assert_ledger_ok()
@@ -83,8 +92,13 @@ def test_enterprise_is_not_rate_limited(meter, chat_model):
 
 
 def test_record_is_201_then_200_then_409(meter, api_key, chat_model):
-    body = {"request_id": "b-1", "api_key": api_key[1], "model": "acme/chat-small",
-            "input_tokens": 1000, "output_tokens": 1000}  # fmt: skip
+    body = {
+        "request_id": "b-1",
+        "api_key": api_key[1],
+        "model": "acme/chat-small",
+        "input_tokens": 1000,
+        "output_tokens": 1000,
+    }
     first = meter.post("/api/metering/record", body, format="json")
     again = meter.post("/api/metering/record", body, format="json")
     assert (first.status_code, again.status_code) == (201, 200)
@@ -100,8 +114,11 @@ def test_record_is_201_then_200_then_409(meter, api_key, chat_model):
 
 def test_record_batch_answers_each_item_in_order(meter, api_key, chat_model):
     item = {"api_key": api_key[1], "model": "acme/chat-small", "input_tokens": 500}
-    events = [{**item, "request_id": "x1"}, {**item, "request_id": "x2", "model": "no/such"},
-              {**item, "request_id": "x1"}]  # fmt: skip
+    events = [
+        {**item, "request_id": "x1"},
+        {**item, "request_id": "x2", "model": "no/such"},
+        {**item, "request_id": "x1"},
+    ]
     response = meter.post("/api/metering/record", {"events": events}, format="json")
     assert response.status_code == 200
     results = response.json()["results"]
@@ -154,8 +171,14 @@ def test_ledger_is_paginated_with_a_cursor(key_client, account, django_assert_ma
 
 
 def test_usage_event_lookup_is_scoped_to_the_account(key_client, meter, api_key, chat_model):
-    body = {"request_id": "look-1", "api_key": api_key[1], "model": "acme/chat-small",
-            "input_tokens": 10, "output_tokens": 20, "reasoning_tokens": 5}  # fmt: skip
+    body = {
+        "request_id": "look-1",
+        "api_key": api_key[1],
+        "model": "acme/chat-small",
+        "input_tokens": 10,
+        "output_tokens": 20,
+        "reasoning_tokens": 5,
+    }
     meter.post("/api/metering/record", body, format="json")
     event = key_client.get("/api/usage/events/look-1").json()
     assert event["cost"] == "0.000230" and event["reasoning_tokens"] == 5

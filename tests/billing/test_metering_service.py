@@ -161,8 +161,12 @@ def test_rate_change_between_authorize_and_settle_charges_reservation_rate(
 ):
     time_machine.move_to(timezone.now(), tick=False)
     r = authorize(api_key[1]).reservation
-    rate_add(model=chat_model, effective_from=timezone.now() + timedelta(seconds=30),
-             input_per_mtok="200", output_per_mtok="800")  # fmt: skip
+    rate_add(
+        model=chat_model,
+        effective_from=timezone.now() + timedelta(seconds=30),
+        input_per_mtok="200",
+        output_per_mtok="800",
+    )
     time_machine.shift(60)
     event = metering.usage_settle(reservation_id=r.pk, usage=Usage(input_tokens=100)).event
     assert event.cost == 200 and event.rate_id == r.rate_id

@@ -38,8 +38,12 @@ def _free_port() -> int:
 
 
 def _post(url: str, body: dict) -> tuple[int, dict]:
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers={
-        "Authorization": "Bearer embedded-token", "Content-Type": "application/json"})  # fmt: skip
+    req = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": "Bearer embedded-token", "Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(req, timeout=60) as resp:
             return resp.status, json.loads(resp.read())
@@ -48,18 +52,38 @@ def _post(url: str, body: dict) -> tuple[int, dict]:
 
 
 def test_sqlite_default_serves_eight_concurrent_metering_clients(tmp_path):
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")}  # fmt: skip
-    env |= {"DJANGO_SETTINGS_MODULE": "yunxin.settings", "YUNXIN_VAR_DIR": str(tmp_path),
-            "METERING_SERVICE_TOKEN": "embedded-token", "CELERY_TASK_ALWAYS_EAGER": "1"}  # fmt: skip
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    }
+    env |= {
+        "DJANGO_SETTINGS_MODULE": "yunxin.settings",
+        "YUNXIN_VAR_DIR": str(tmp_path),
+        "METERING_SERVICE_TOKEN": "embedded-token",
+        "CELERY_TASK_ALWAYS_EAGER": "1",
+    }
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=120)
-    setup = subprocess.run([*manage, "shell", "-c", SETUP], cwd=ROOT, env=env, check=True,
-                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    setup = subprocess.run(
+        [*manage, "shell", "-c", SETUP],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     secret = setup.stdout.strip().splitlines()[-1]
     port = _free_port()
-    server = subprocess.Popen([*manage, "runserver", "--noreload", f"127.0.0.1:{port}"], cwd=ROOT,
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    server = subprocess.Popen(
+        [*manage, "runserver", "--noreload", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}/api/metering"
     try:
         for _ in range(100):
@@ -74,12 +98,28 @@ def test_sqlite_default_serves_eight_concurrent_metering_clients(tmp_path):
         def client(n: int) -> None:
             for i in range(15):
                 rid = f"c{n}-{i}"
-                s1, body = _post(f"{base}/authorize", {"request_id": rid, "api_key": secret,
-                                 "model": "acme/chat", "max_output_tokens": 100})  # fmt: skip
-                s2, _ = _post(f"{base}/settle", {"reservation_id": body.get("reservation_id"),
-                              "output_tokens": 50})  # fmt: skip
-                s3, _ = _post(f"{base}/record", {"request_id": f"rec-{rid}", "api_key": secret,
-                              "model": "acme/chat", "input_tokens": 10})  # fmt: skip
+                s1, body = _post(
+                    f"{base}/authorize",
+                    {
+                        "request_id": rid,
+                        "api_key": secret,
+                        "model": "acme/chat",
+                        "max_output_tokens": 100,
+                    },
+                )
+                s2, _ = _post(
+                    f"{base}/settle",
+                    {"reservation_id": body.get("reservation_id"), "output_tokens": 50},
+                )
+                s3, _ = _post(
+                    f"{base}/record",
+                    {
+                        "request_id": f"rec-{rid}",
+                        "api_key": secret,
+                        "model": "acme/chat",
+                        "input_tokens": 10,
+                    },
+                )
                 with lock:
                     statuses.extend([s1, s2, s3])
 

@@ -26,9 +26,12 @@ def shelf(transactional_db):
         slug="openai/gpt-4o", provider__slug="openai", display_name="GPT-4o", min_tier="pro"
     )
     make_priced_model(
-        slug="openai/dall-e-3", provider__slug="openai", display_name="DALL-E 3",
-        modality="image", min_tier="basic",
-    )  # fmt: skip
+        slug="openai/dall-e-3",
+        provider__slug="openai",
+        display_name="DALL-E 3",
+        modality="image",
+        min_tier="basic",
+    )
 
 
 def test_filter_models_share_the_url_reload_and_see_locked_models(page, live_server, shelf):

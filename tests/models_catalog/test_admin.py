@@ -26,11 +26,16 @@ def _post(client, model: AIModel, *, new: dict | None = None, delete=(), edit=No
     """Post the model's change form as the admin renders it: existing rates are view-only
     (only their id travels), plus an optional new rate row."""
     data = {
-        "provider": model.provider_id, "slug": model.slug, "display_name": model.display_name,
-        "description": "", "active": "on", "modality": model.modality,
-        "context_length": model.context_length or "", "size_class": model.size_class,
+        "provider": model.provider_id,
+        "slug": model.slug,
+        "display_name": model.display_name,
+        "description": "",
+        "active": "on",
+        "modality": model.modality,
+        "context_length": model.context_length or "",
+        "size_class": model.size_class,
         "min_tier": model.min_tier,
-    }  # fmt: skip
+    }
     rates = list(model.rates.order_by("-effective_from"))
     data |= {"rates-TOTAL_FORMS": len(rates) + 1, "rates-INITIAL_FORMS": len(rates)}
     data |= {"rates-MIN_NUM_FORMS": 0, "rates-MAX_NUM_FORMS": 1000}
@@ -164,13 +169,21 @@ def test_staff_add_a_model_with_its_first_rate(staff):
     response = client.post(
         "/admin/models_catalog/aimodel/add/",
         {
-            "provider": provider.pk, "slug": "acme/painter", "display_name": "Painter",
-            "active": "on", "modality": "image", "size_class": "medium", "min_tier": "basic",
-            "rates-TOTAL_FORMS": 1, "rates-INITIAL_FORMS": 0,
-            "rates-MIN_NUM_FORMS": 0, "rates-MAX_NUM_FORMS": 1000,
-            "rates-0-unit_price": "0.05", "rates-0-unit": "image",
+            "provider": provider.pk,
+            "slug": "acme/painter",
+            "display_name": "Painter",
+            "active": "on",
+            "modality": "image",
+            "size_class": "medium",
+            "min_tier": "basic",
+            "rates-TOTAL_FORMS": 1,
+            "rates-INITIAL_FORMS": 0,
+            "rates-MIN_NUM_FORMS": 0,
+            "rates-MAX_NUM_FORMS": 1000,
+            "rates-0-unit_price": "0.05",
+            "rates-0-unit": "image",
         },
-    )  # fmt: skip
+    )
     assert response.status_code == 302
     rate = AIModel.objects.get(slug="acme/painter").rates.get()
     assert (rate.unit_price, rate.unit, rate.created_by) == (Decimal("0.05"), "image", user)

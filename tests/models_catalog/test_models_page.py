@@ -21,19 +21,31 @@ def shelf(db):
     """A small catalogue: a free chat model, a pro reasoning model, a basic image model."""
     return {
         "llama": make_priced_model(
-            slug="meta/llama-3-8b", provider__slug="meta", display_name="Llama 3 8B",
+            slug="meta/llama-3-8b",
+            provider__slug="meta",
+            display_name="Llama 3 8B",
             prices={"input_per_mtok": "0.05", "output_per_mtok": "0.08"},
         ),
         "o3": make_priced_model(
-            slug="openai/o3", provider__slug="openai", display_name="o3", min_tier="pro",
-            prices={"input_per_mtok": "2", "output_per_mtok": "8", "reasoning_per_mtok": "8",
-                    "cached_input_per_mtok": "0.5"},
+            slug="openai/o3",
+            provider__slug="openai",
+            display_name="o3",
+            min_tier="pro",
+            prices={
+                "input_per_mtok": "2",
+                "output_per_mtok": "8",
+                "reasoning_per_mtok": "8",
+                "cached_input_per_mtok": "0.5",
+            },
         ),
         "dalle": make_priced_model(
-            slug="openai/dall-e-3", provider__slug="openai", display_name="DALL-E 3",
-            modality="image", min_tier="basic",
+            slug="openai/dall-e-3",
+            provider__slug="openai",
+            display_name="DALL-E 3",
+            modality="image",
+            min_tier="basic",
         ),
-    }  # fmt: skip
+    }
 
 
 def _rows(response) -> list[str]:
@@ -72,8 +84,10 @@ def test_models_page_filters(free_client, shelf, query, expected):
 
 def test_sort_by_price_orders_text_models_then_unit_models(free_client, shelf):
     assert _rows(free_client.get("/models/?sort=price")) == [
-        "meta/llama-3-8b", "openai/o3", "openai/dall-e-3",
-    ]  # fmt: skip
+        "meta/llama-3-8b",
+        "openai/o3",
+        "openai/dall-e-3",
+    ]
     assert _rows(free_client.get("/models/?sort=-price"))[:2] == ["openai/o3", "meta/llama-3-8b"]
 
 
