@@ -5,11 +5,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
-export SITE_URL ?= http://127.0.0.1:$(PORT)
-# A development token for the gateway's metering calls, unless one is set.
-export METERING_SERVICE_TOKEN ?= dev-metering-token
+# `make run` only: a development token for the gateway's metering calls, unless one is
+# set (`make serve` must never get one by default).
+run: export SITE_URL ?= http://127.0.0.1:$(PORT)
+run: export METERING_SERVICE_TOKEN ?= dev-metering-token
 
-.PHONY: run test lint format venv bench clean
+.PHONY: run serve serve-local test lint format venv bench clean
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,9 +25,17 @@ run: venv
 	$(PY) manage.py seed_demo
 	@echo "Serving on http://127.0.0.1:$(PORT)  (Ctrl-C stops the web server, worker and beat)"
 	@trap 'kill 0' INT TERM EXIT; \
-	$(VENV)/bin/celery -A yunxin worker --loglevel=INFO --concurrency=2 --without-gossip --without-mingle --without-heartbeat & \
+	$(VENV)/bin/celery -A yunxin worker -Q default,billing,webhooks --loglevel=INFO --concurrency=2 --without-gossip --without-mingle --without-heartbeat & \
 	$(VENV)/bin/celery -A yunxin beat --loglevel=INFO & \
 	$(PY) manage.py runserver --noreload 127.0.0.1:$(PORT)
+
+# The production shape on one machine (README.md, "Production"): needs its settings in
+# the environment and says which are missing. serve-local fills them in for this machine.
+serve: venv
+	deploy/serve
+
+serve-local: venv
+	deploy/serve-local
 
 lint: venv
 	$(VENV)/bin/ruff check .

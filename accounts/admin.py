@@ -221,3 +221,7 @@ class TierChangeAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+# Webhook endpoints, deliveries and events (their ModelAdmins live with the package).
+from accounts.webhooks import admin as webhooks_admin  # noqa: E402, F401

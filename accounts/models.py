@@ -58,8 +58,16 @@ class Account(models.Model):
     # Integer micro-credits. Changed only by the ledger service, in the same transaction
     # as the ledger entry that explains the change.
     balance = models.BigIntegerField(default=0, editable=False)
-    # Micro-credits held by active reservations; available = balance - held.
+    # Micro-credits held by active reservations and by lots withheld for a refund or a
+    # dispute; available = balance - held.
     held = models.BigIntegerField(default=0, editable=False)
+    # Set when something needs a human look (a payment dispute); staff clear it.
+    flagged_for_review = models.BooleanField(default=False)
+    flag_reason = models.CharField(max_length=255, blank=True)
+    # Outgoing webhooks: `credits.low_balance` fires when a charge takes the available
+    # balance below this many micro-credits (None: off). On the row metering already
+    # locks, so checking it costs no query.
+    webhook_low_balance_threshold = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -136,6 +144,8 @@ class ApiKey(models.Model):
     # Spend in the current period, moved by the metering service under the account lock.
     period_spent = models.BigIntegerField(default=0, editable=False)
     period_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Which limit period `api_key.limit_reached` was last sent for (one event per period).
+    limit_reached_notice = models.CharField(max_length=80, blank=True, editable=False)
 
     objects = ApiKeyQuerySet.as_manager()
 
@@ -157,3 +167,25 @@ class ApiKey(models.Model):
     @property
     def is_expired(self) -> bool:
         return self.expires_at is not None and self.expires_at <= timezone.now()
+
+
+# Outgoing webhooks live in their own package; importing the models here makes them
+# models of this app.
+from accounts.webhooks.models import (  # noqa: E402
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
+
+__all__ = [
+    "Account",
+    "ApiKey",
+    "LimitPeriod",
+    "TierChange",
+    "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
+]

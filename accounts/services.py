@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 from datetime import datetime
@@ -16,8 +17,11 @@ from django.utils import timezone
 
 from accounts.models import Account, ApiKey, LimitPeriod, TierChange, User
 from accounts.tiers import TIERS
+from accounts.webhooks.triggers import webhooks_tier_changed
 from billing.services.ledger import credits_grant_starter
 from yunxin.errors import InvalidApiKey, NotFound, ValidationFailed
+
+log = logging.getLogger(__name__)
 
 KEY_RE = re.compile(r"^yx_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$")
 
@@ -48,9 +52,10 @@ def account_set_tier(
     account = Account.objects.select_for_update().get(pk=account_id)
     if account.tier == tier:
         return account
+    previous = account.tier
     TierChange.objects.create(
         account=account,
-        from_tier=account.tier,
+        from_tier=previous,
         to_tier=tier,
         actor=actor,
         source=source,
@@ -58,6 +63,8 @@ def account_set_tier(
     )
     account.tier = tier
     account.save(update_fields=["tier"])
+    # `subscription.updated`, and webhook endpoints paused or resumed with the benefit.
+    webhooks_tier_changed(account=account, previous_tier=previous, source=source)
     return account
 
 
@@ -179,8 +186,11 @@ def _schedule_last_used(key: ApiKey) -> None:
     now = timezone.now()
     if key.last_used_at and (now - key.last_used_at).total_seconds() < resolution:
         return
-    if cache.add(f"apikey-used:{key.pk}", 1, timeout=resolution):
-        api_key_mark_used.delay(key.pk, now.isoformat())
+    try:
+        if cache.add(f"apikey-used:{key.pk}", 1, timeout=resolution):
+            api_key_mark_used.delay(key.pk, now.isoformat())
+    except Exception:
+        log.warning("could not schedule last-used for key %s", key.pk, exc_info=True)
 
 
 def api_key_mark_used(*, key_id: int, used_at: datetime) -> None:

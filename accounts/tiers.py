@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import models
+from rest_framework import status
+
+from yunxin.errors import DomainError
 
 
 class TierName(models.TextChoices):
@@ -57,3 +60,25 @@ def get_tier(name: str) -> Tier:
 def tier_at_least(name: str, minimum: str) -> bool:
     """Tier order equals priority."""
     return TIERS[name].priority >= TIERS[minimum].priority
+
+
+class TierFeatureUnavailable(DomainError):
+    code = "tier_feature_unavailable"
+    status_code = status.HTTP_403_FORBIDDEN
+    default_message = "This feature is not part of your tier."
+
+
+def lowest_tier_with(feature: str) -> Tier:
+    return min((t for t in TIERS.values() if getattr(t, feature)), key=lambda t: t.priority)
+
+
+def tier_feature_check(*, tier: str, feature: str, what: str) -> None:
+    """403 `tier_feature_unavailable` unless the tier includes the benefit."""
+    if getattr(TIERS[tier], feature):
+        return
+    lowest = lowest_tier_with(feature)
+    raise TierFeatureUnavailable(
+        f"{what} come with the {lowest.label} tier and above; this account is on "
+        f"{TIERS[tier].label}.",
+        required_tier=lowest.name,
+    )

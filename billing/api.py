@@ -17,6 +17,7 @@ from billing.models import EntryKind
 from billing.money import format_credits
 from billing.services import metering, record_batch
 from models_catalog.pricing import Usage
+from yunxin import metrics
 from yunxin.errors import DomainError, ValidationFailed, api_exception_handler
 
 MAX_BATCH = 1000
@@ -148,6 +149,7 @@ class SettleView(MeteringView):
         charged = metering.usage_settle(
             reservation_id=data.validated_data["reservation_id"], usage=data.usage()
         )
+        metrics.credits_charged("settle", [charged])
         return Response(_charge_body(charged), headers=_priority_header(charged.event.priority))
 
 
@@ -167,6 +169,7 @@ def _record_one(payload) -> tuple[int, dict, dict]:
     except (DomainError, serializers.ValidationError) as exc:
         response = api_exception_handler(exc, {})
         return response.status_code, response.data, dict(getattr(exc, "headers", {}))
+    metrics.credits_charged("record", [charged])
     code = status.HTTP_200_OK if charged.replayed else status.HTTP_201_CREATED
     return code, _charge_body(charged), _priority_header(charged.event.priority)
 
@@ -198,7 +201,9 @@ class RecordView(MeteringView):
                 )
             )
             positions.append(i)
-        for i, result in zip(positions, record_batch.usage_record_batch(items=items), strict=True):
+        results = record_batch.usage_record_batch(items=items)
+        metrics.credits_charged("record", [r for r in results if isinstance(r, metering.Charged)])
+        for i, result in zip(positions, results, strict=True):
             if isinstance(result, DomainError):
                 answers[i] = _error_answer(result)
             else:

@@ -16,7 +16,15 @@ def ledger_violations() -> list[str]:
         LedgerEntry.objects.values("account").annotate(s=Sum("amount")).values_list("account", "s")
     )
     lot_sums = dict(
-        CreditLot.objects.values("account").annotate(s=Sum("remaining")).values_list("account", "s")
+        CreditLot.objects.values("account")
+        .annotate(s=Sum(F("remaining") + F("held")))
+        .values_list("account", "s")
+    )
+    lot_held = dict(
+        CreditLot.objects.filter(held__gt=0)
+        .values("account")
+        .annotate(s=Sum("held"))
+        .values_list("account", "s")
     )
     held_sums = dict(
         Reservation.objects.filter(status=ReservationStatus.ACTIVE)
@@ -33,11 +41,14 @@ def ledger_violations() -> list[str]:
             problems.append(
                 f"account {pk}: lots hold {lots}, lot-backed balance is {max(balance, 0)}"
             )
-        if held != held_sums.get(pk, 0):
+        expected_held = held_sums.get(pk, 0) + lot_held.get(pk, 0)
+        if held != expected_held:
             problems.append(
-                f"account {pk}: held is {held}, active reservations hold {held_sums.get(pk, 0)}"
+                f"account {pk}: held is {held}, reservations and withheld lots hold {expected_held}"
             )
-    bad_lots = CreditLot.objects.filter(Q(remaining__lt=0) | Q(remaining__gt=F("amount")))
+    bad_lots = CreditLot.objects.filter(
+        Q(remaining__lt=0) | Q(held__lt=0) | Q(remaining__gt=F("amount") - F("held"))
+    )
     problems += [
         f"lot {pk}: remaining {r} outside 0..{a}"
         for pk, r, a in bad_lots.values_list("pk", "remaining", "amount")

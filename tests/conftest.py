@@ -91,9 +91,16 @@ def _database_url() -> str:
 
 
 @pytest.fixture
-def celery_worker_process(services, transactional_db):
+def celery_worker_env() -> dict[str, str]:
+    """Extra environment for the worker process; override in a test module."""
+    return {}
+
+
+@pytest.fixture
+def celery_worker_process(services, transactional_db, celery_worker_env):
     """A real `celery worker` process on Redis, against this test's database, consuming
-    this run's own queue. Tasks enqueued by the test process run there, not inline."""
+    this run's own queues (all three: no -Q). Tasks enqueued by the test process run
+    there, not inline."""
     import subprocess
     import sys
     import time
@@ -106,9 +113,12 @@ def celery_worker_process(services, transactional_db):
         "DJANGO_SETTINGS_MODULE": "yunxin.settings",
         "DATABASE_URL": _database_url(),
         "REDIS_URL": settings.REDIS_URL,
+        "CELERY_QUEUE_PREFIX": settings.CELERY_QUEUE_PREFIX,
         "CELERY_TASK_DEFAULT_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
         "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
+        **celery_worker_env,
     }
+
     log = Path(settings.VAR_DIR) / f"worker-{settings.TEST_RUN_ID}.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(

@@ -8,10 +8,14 @@ API answers with: `{"error": {"code": "...", "message": "..."}}`. Nothing under 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
+import redis
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpRequest, JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from kombu.exceptions import OperationalError as BrokerError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -63,6 +67,63 @@ def error_body(code: str, message: str, **details: Any) -> dict:
     return {"error": body}
 
 
+class ServiceUnavailable(DomainError):
+    code = "service_unavailable"
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_message = (
+        "A service the portal depends on is briefly unavailable. Retry shortly with the same "
+        "request: metering calls are idempotent by request id."
+    )
+
+
+# The database, Redis or the broker unreachable, restarting or timing out: the request
+# failed as a whole (its transaction rolled back) and trying again soon can succeed.
+OUTAGE_ERRORS: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    redis.ConnectionError,
+    redis.TimeoutError,
+    BrokerError,
+)
+RETRY_AFTER_SECONDS = 2
+
+
+def is_outage(exc: BaseException | None) -> bool:
+    return isinstance(exc, OUTAGE_ERRORS)
+
+
+def outage_response(request: HttpRequest, exc: BaseException) -> HttpResponse:
+    """503 with Retry-After: JSON under /api/ and /v1/, a short page elsewhere."""
+    log.warning("Dependency unavailable on %s %s: %r", request.method, request.path, exc)
+    if is_api_path(request):
+        error = ServiceUnavailable()
+        response: HttpResponse = JsonResponse(error_body(error.code, error.message), status=503)
+    else:
+        response = HttpResponse(
+            "<!doctype html><title>Briefly unavailable</title><h1>Briefly unavailable</h1>"
+            "<p>Yunxin cannot reach one of its services right now. Please try again in a "
+            "moment.</p>",
+            status=503,
+        )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+class ServiceUnavailableMiddleware:
+    """Last in MIDDLEWARE (so it sees a view's exception first): an outage of the
+    database, Redis or the broker answers 503 with Retry-After, never a 500 or a hang.
+    Errors raised in other middleware reach the same answer through handler500."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception):
+        return outage_response(request, exception) if is_outage(exception) else None
+
+
 class InvalidServiceToken(exceptions.AuthenticationFailed):
     default_detail = "Invalid metering service token."
 
@@ -101,6 +162,14 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
             error_body(exc.code, exc.message, **exc.details),
             status=exc.status_code,
             headers=exc.headers,
+        )
+    if is_outage(exc):
+        log.warning("Dependency unavailable in an API view: %r", exc)
+        error = ServiceUnavailable()
+        return Response(
+            error_body(error.code, error.message),
+            status=error.status_code,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

@@ -2,8 +2,10 @@
 
 Every change locks the account row, writes one append-only ledger entry with the balance
 after it, moves the balance with F(), and draws credit lots down (or adds one) in the
-same transaction. Invariant (``manage.py check_ledger``): the sum of an account's entries
-is its balance, and its lots' remaining credits sum to max(balance, 0).
+same transaction. Balances never go below zero: debits are checked against what the
+account has. Invariants (``manage.py check_ledger``): the sum of an account's entries is
+its balance; its lots' remaining plus withheld credits sum to the balance; its `held` is
+what active reservations and withheld lots hold.
 """
 
 from __future__ import annotations
@@ -54,15 +56,12 @@ def _post(
 
 
 def _add_lot(account: Account, *, kind: str, amount: int, memo: str) -> CreditLot:
-    """A new lot; if the balance is negative (usage beyond a reservation), the debt is
-    paid from the new lot first so that lots keep summing to max(balance, 0)."""
-    debt = max(-account.balance, 0)
     return CreditLot.objects.create(
         account=account,
         kind=kind,
         draw_order=DRAW_ORDER[kind],
         amount=amount,
-        remaining=amount - min(debt, amount),
+        remaining=amount,
         memo=memo[:255],
     )
 
@@ -82,8 +81,7 @@ FROM ordered WHERE {lot}.id = ordered.id AND ordered.before < %s
 
 
 def _draw(account: Account, amount: int) -> None:
-    """Take `amount` micro-credits out of the account's lots in draw order. What the lots
-    cannot cover (only usage beyond what was reserved) leaves the balance negative."""
+    """Take `amount` micro-credits out of the account's spendable lots in draw order."""
     if amount <= 0:
         return
     least = "LEAST" if connection.vendor == "postgresql" else "MIN"
@@ -121,11 +119,11 @@ def debit_account(
     actor: User | None = None,
     held_delta: int = 0,
 ) -> LedgerEntry:
-    """Take credits out through the lots. The caller holds the lock and has decided the
-    debit is allowed."""
+    """Take credits out through the lots. The caller holds the lock and has checked the
+    debit against what the account may spend."""
     if amount < 0:
         raise ValidationFailed("A debit must not be negative.")
-    _draw(account, min(amount, max(account.balance, 0)))
+    _draw(account, amount)
     return _post(
         account,
         kind=kind,
@@ -144,7 +142,7 @@ def debit_many(
     for the total, and one ledger entry per debit with its running balance. The caller
     holds the lock and has decided every debit is allowed."""
     total = sum(amount for amount, _, _ in debits)
-    _draw(account, min(total, max(account.balance, 0)))
+    _draw(account, total)
     Account.objects.filter(pk=account.pk).update(balance=F("balance") - total)
     entries = []
     for amount, reference, memo in debits:
@@ -160,6 +158,68 @@ def debit_many(
             )
         )
     return LedgerEntry.objects.bulk_create(entries)
+
+
+def lot_hold(account: Account, *, lot: CreditLot, amount: int) -> None:
+    """Withhold unspent credits of a lot (a refund running, a dispute open): still part of
+    the balance, no longer spendable. The caller holds the account lock."""
+    if amount <= 0 or amount > lot.remaining or amount > account.available:
+        raise InsufficientCredits(
+            f"Only {format_credits(min(lot.remaining, max(account.available, 0)))} credits of "
+            "this purchase are unspent and free to withhold."
+        )
+    CreditLot.objects.filter(pk=lot.pk).update(
+        remaining=F("remaining") - amount, held=F("held") + amount
+    )
+    Account.objects.filter(pk=account.pk).update(held=F("held") + amount)
+    lot.remaining, lot.held, account.held = (
+        lot.remaining - amount,
+        lot.held + amount,
+        account.held + amount,
+    )
+
+
+def lot_release(account: Account, *, lot: CreditLot, amount: int) -> None:
+    """Give withheld credits back to the lot, spendable again."""
+    amount = min(amount, lot.held)
+    if amount <= 0:
+        return
+    CreditLot.objects.filter(pk=lot.pk).update(
+        remaining=F("remaining") + amount, held=F("held") - amount
+    )
+    Account.objects.filter(pk=account.pk).update(held=F("held") - amount)
+    lot.remaining, lot.held, account.held = (
+        lot.remaining + amount,
+        lot.held - amount,
+        account.held - amount,
+    )
+
+
+def lot_debit_held(
+    account: Account,
+    *,
+    lot: CreditLot,
+    amount: int,
+    kind: str,
+    reference: str,
+    memo: str,
+    actor: User | None = None,
+) -> LedgerEntry:
+    """Take withheld credits out of the balance for good (a refund paid, a dispute lost)."""
+    if amount <= 0 or amount > lot.held:
+        raise ValidationFailed("Only withheld credits can be taken out this way.")
+    CreditLot.objects.filter(pk=lot.pk).update(held=F("held") - amount)
+    lot.held -= amount
+    return _post(
+        account,
+        kind=kind,
+        amount=-amount,
+        reference=reference,
+        memo=memo,
+        actor=actor,
+        lot=lot,
+        held_delta=-amount,
+    )
 
 
 @transaction.atomic

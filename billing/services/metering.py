@@ -26,7 +26,9 @@ from django.utils import timezone
 from accounts.models import Account, ApiKey
 from accounts.selectors import api_key_period_spent, period_start
 from accounts.services import api_key_authenticate
+from accounts.webhooks.triggers import webhooks_after_charge, webhooks_key_limit_refused
 from analytics.models import UsageEvent, UsageSource
+from analytics.services import usage_rollups_add
 from billing import ratelimit
 from billing.errors import (
     IdempotencyConflict,
@@ -203,6 +205,8 @@ def usage_authorize(
         exc.headers.setdefault("X-Request-Priority", str(account.tier_info.priority))
         if "X-RateLimit-Limit" not in exc.headers:
             exc.headers.update(ratelimit.peek(tier_limit_name(account), limit).headers())
+        if isinstance(exc, KeyLimitExceeded):
+            webhooks_key_limit_refused(key=key)  # `api_key.limit_reached`, once per period
         raise
 
 
@@ -279,6 +283,23 @@ def usage_settle(*, reservation_id: str, usage: Usage) -> Charged:
     return _settle(reservation.account_id, reservation_id, usage, fp)
 
 
+def _settle_charge(reservation: Reservation, usage: Usage, payable: int, was_active: bool):
+    """(amount to charge, ledger memo). Usage beyond the reservation is charged as far as
+    the account's credits go and never further: spending never exceeds what it had. What
+    could not be charged is said in the memo."""
+    cost = cost_micro(reservation.rate, usage)
+    memo = reservation.model.slug
+    over = cost - reservation.reserved
+    if over > 0:
+        memo += f"; actual usage exceeded the reservation by {format_credits(over)}"
+    if not was_active:
+        memo += "; settled after the reservation expired"
+    if cost > payable:
+        memo += f"; {format_credits(cost - payable)} could not be charged (no credits left)"
+        cost = payable
+    return max(cost, 0), memo
+
+
 @transaction.atomic
 def _settle(account_id: int, reservation_id: str, usage: Usage, fp: str) -> Charged:
     account = lock_account(account_id)
@@ -292,13 +313,8 @@ def _settle(account_id: int, reservation_id: str, usage: Usage, fp: str) -> Char
         return Charged(event, replayed=True)
     check_usage_fits_model(reservation.model, usage)
     was_active = reservation.status == ReservationStatus.ACTIVE
-    cost = cost_micro(reservation.rate, usage)
-    over = cost - reservation.reserved
-    memo = f"{reservation.model.slug}"
-    if over > 0:
-        memo += f"; actual usage exceeded the reservation by {format_credits(over)}"
-    if not was_active:
-        memo += "; settled after the reservation expired"
+    released = reservation.reserved if was_active else 0
+    cost, memo = _settle_charge(reservation, usage, account.available + released, was_active)
     now = timezone.now()
     entry = debit_account(
         account,
@@ -306,9 +322,10 @@ def _settle(account_id: int, reservation_id: str, usage: Usage, fp: str) -> Char
         amount=cost,
         reference=reservation.request_id,
         memo=memo,
-        held_delta=-reservation.reserved if was_active else 0,
+        held_delta=-released,
     )
     count_key_spend(reservation.api_key, cost, now)
+    webhooks_after_charge(account=account, amount=cost)  # low-balance / depleted webhooks
     event = build_usage_event(
         reservation.request_id,
         fp,
@@ -325,6 +342,7 @@ def _settle(account_id: int, reservation_id: str, usage: Usage, fp: str) -> Char
         reservation=reservation,
     )
     event.save(force_insert=True)
+    usage_rollups_add(events=[event])
     reservation.status, reservation.closed_at = ReservationStatus.SETTLED, now
     reservation.save(update_fields=["status", "closed_at"])
     return Charged(event)
@@ -441,6 +459,7 @@ def _record(request_id, fp, key, ai_model, rate, usage, cost, occurred_at, now) 
         account, kind=EntryKind.USAGE, amount=cost, reference=request_id, memo=ai_model.slug
     )
     count_key_spend(key, cost, now)
+    webhooks_after_charge(account=account, amount=cost)  # low-balance / depleted webhooks
     event = build_usage_event(
         request_id,
         fp,
@@ -456,6 +475,7 @@ def _record(request_id, fp, key, ai_model, rate, usage, cost, occurred_at, now) 
         occurred_at,
     )
     event.save(force_insert=True)
+    usage_rollups_add(events=[event])
     return Charged(event)
 
 

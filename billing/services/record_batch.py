@@ -19,7 +19,9 @@ from django.utils import timezone
 
 from accounts.models import ApiKey
 from accounts.services import api_key_authenticate
+from accounts.webhooks.triggers import webhooks_after_charge
 from analytics.models import UsageEvent, UsageSource
+from analytics.services import usage_rollups_add
 from billing.errors import IdempotencyConflict
 from billing.models import EntryKind, Reservation
 from billing.services import ledger, metering
@@ -201,6 +203,7 @@ def _charge_account(account_id: int, group: list[_Charge], results) -> None:
     )
     for c in accepted:
         metering.count_key_spend(c.key, c.cost, now)
+    webhooks_after_charge(account=account, amount=sum(c.cost for c in accepted))
     events = UsageEvent.objects.bulk_create(
         [
             metering.build_usage_event(
@@ -220,5 +223,6 @@ def _charge_account(account_id: int, group: list[_Charge], results) -> None:
             for c, entry in zip(accepted, entries, strict=True)
         ]
     )
+    usage_rollups_add(events=events)
     for c, event in zip(accepted, events, strict=True):
         results[c.index] = metering.Charged(event)

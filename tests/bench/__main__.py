@@ -341,6 +341,12 @@ def main() -> None:
     parser.add_argument("--ratelimit-checks", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument(
+        "--usage-events", type=int, default=200_000, help="generated usage events (0: skip)"
+    )
+    parser.add_argument("--usage-accounts", type=int, default=6)
+    parser.add_argument("--usage-runs", type=int, default=30, help="timed /api/usage calls")
+    parser.add_argument("--usage-seed", type=int, default=7)
     args = parser.parse_args()
 
     settings, old = setup(args)
@@ -360,6 +366,10 @@ def main() -> None:
         bench_services(args, secret)
         bench_ratelimit(args)
         bench_http(settings, args, secret)
+        if args.usage_events:
+            from tests.bench.analytics import bench_analytics
+
+            bench_analytics(args)
     finally:
         teardown_databases(old, verbosity=0)
 

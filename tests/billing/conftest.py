@@ -90,3 +90,98 @@ def assert_ledger_ok() -> None:
 
 
 __all__ = ["Decimal", "assert_ledger_ok", "fund", "make_model"]
+
+
+# --- Stripe ------------------------------------------------------------------------------
+
+
+class RecordingStripe:
+    """The real `stripe` SDK with the simulator answering as its HTTP client, recording
+    every request the SDK sends (method, path, form params, headers)."""
+
+    def __init__(self) -> None:
+        import stripe
+
+        from billing.stripe_simulator import SimulatorHTTPClient, decode_form
+
+        recorder = self
+
+        class Recording(SimulatorHTTPClient):
+            def request(self, method, url, headers, post_data=None, *, _usage=None):
+                from urllib.parse import urlsplit
+
+                body = post_data.decode() if isinstance(post_data, bytes) else (post_data or "")
+                recorder.requests.append(
+                    {
+                        "method": method,
+                        "path": urlsplit(url).path,
+                        "headers": dict(headers or {}),
+                        "params": decode_form(body if method == "post" else urlsplit(url).query),
+                    }
+                )
+                if recorder.fail_next:
+                    recorder.fail_next -= 1
+                    return '{"error": {"type": "api_error", "message": "boom"}}', 500, {}
+                return super().request(method, url, headers, post_data, _usage=_usage)
+
+        self.requests: list[dict] = []
+        self.undelivered: list[str] = []
+
+        self.fail_next = 0
+        self.client = stripe.StripeClient("sk_test_recording", http_client=Recording())
+
+    def last(self, path: str) -> dict:
+        return [r for r in self.requests if r["path"] == path][-1]
+
+
+@pytest.fixture
+def stripe_fake(monkeypatch, settings) -> RecordingStripe:
+    from billing import stripe_gateway
+    from billing.tasks import simulator_deliver_event
+
+    fake = RecordingStripe()
+    monkeypatch.setattr(stripe_gateway, "client", lambda: fake.client)
+    # The simulator's own event deliveries are not sent in these tests: they post their
+    # events through the endpoint themselves, signed, when they want them.
+    monkeypatch.setattr(simulator_deliver_event, "delay", fake.undelivered.append)
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    return fake
+
+
+WEBHOOK_SECRET = "whsec_test_secret"
+
+
+def signed_event(
+    event_type: str, obj: dict, *, event_id: str | None = None, timestamp=None
+) -> tuple[str, str]:
+    """(payload, Stripe-Signature header), signed exactly as Stripe signs."""
+    import json
+    import secrets
+    import time
+
+    import stripe
+
+    payload = json.dumps(
+        {
+            "id": event_id or f"evt_test{secrets.token_hex(8)}",
+            "object": "event",
+            "type": event_type,
+            "created": int(time.time()),
+            "livemode": False,
+            "data": {"object": obj},
+            "api_version": "2025-10-29",
+        }
+    )
+    header = stripe.WebhookSignature.generate_signature_header(
+        payload, WEBHOOK_SECRET, timestamp=timestamp
+    )
+    return payload, header
+
+
+def post_event(client, payload: str, header: str):
+    return client.post(
+        "/billing/stripe/webhook/",
+        data=payload,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=header,
+    )

@@ -57,20 +57,6 @@ def test_spending_draws_non_refundable_lots_first_then_oldest_purchase(account):
     assert_ledger_ok()
 
 
-def test_usage_beyond_balance_leaves_debt_paid_first_by_next_lot(account):
-    from django.db import transaction
-
-    with transaction.atomic():
-        locked = ledger.lock_account(account.pk)
-        ledger.debit_account(locked, kind="usage", amount=6_000_000, reference="r1")
-    assert Account.objects.get(pk=account.pk).balance == -1_000_000
-    assert_ledger_ok()
-    fund(account, "3")
-    grant_lot = CreditLot.objects.get(account=account, kind="grant")
-    assert grant_lot.remaining == 2_000_000
-    assert_ledger_ok()
-
-
 def test_check_ledger_reports_a_tampered_balance(account):
     Account.objects.filter(pk=account.pk).update(balance=123)
     with pytest.raises(CommandError, match="violation"):

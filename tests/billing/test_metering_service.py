@@ -71,6 +71,15 @@ def test_settle_beyond_reservation_is_charged_and_says_so(api_key, chat_model, a
     assert_ledger_ok()
 
 
+def test_settle_never_charges_more_than_the_account_has(api_key, chat_model, account):
+    r = authorize(api_key[1], max_input_tokens=10, max_output_tokens=10).reservation
+    charged = metering.usage_settle(reservation_id=r.pk, usage=Usage(output_tokens=10**7))
+    assert charged.event.cost == 5_000_000  # 80 credits of usage, 5 credits available
+    assert Account.objects.get(pk=account.pk).balance == 0
+    assert "could not be charged" in LedgerEntry.objects.get(reference="req-1").memo
+    assert_ledger_ok()
+
+
 def test_authorize_replay_returns_same_reservation_and_other_body_conflicts(api_key, chat_model):
     first = authorize(api_key[1])
     again = authorize(api_key[1])

@@ -11,6 +11,8 @@ PRODUCTION_ENV = {
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "ALLOWED_HOSTS": "portal.example.com",
     "METERING_SERVICE_TOKEN": "gateway-token-for-the-check",
+    "STRIPE_SECRET_KEY": "sk_live_for_the_check",
+    "STRIPE_WEBHOOK_SECRET": "whsec_for_the_check",
 }
 
 

@@ -4,6 +4,7 @@ from django.db import transaction
 
 from accounts import services
 from accounts.models import ApiKey, User
+from billing.services.products import demo_products_ensure
 
 DEMO_KEY_NAME = "Demo key (make run)"
 
@@ -22,6 +23,7 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **opts) -> None:
+        demo_products_ensure()
         demo = self._user(opts["email"], opts["password"], staff=False)
         self._user(opts["staff_email"], opts["staff_password"], staff=True)
         account = services.account_create_for_user(user=demo)
@@ -43,6 +45,11 @@ class Command(BaseCommand):
                     f"  API key:    {secret}",
                     f"  Try it:     curl -H 'Authorization: Bearer {secret}' {site}/api/auth/me",
                     f"  Metering:   service token {settings.METERING_SERVICE_TOKEN or '(unset)'}",
+                    "  Meter one:  curl -X POST -H 'Content-Type: application/json' "
+                    f"-H 'Authorization: Bearer {settings.METERING_SERVICE_TOKEN}' "
+                    f'-d \'{{"request_id": "demo-{secret[3:15]}", "api_key": "{secret}", '
+                    '"model": "meta/llama-3.1-8b-instruct", "input_tokens": 1000, '
+                    f'"output_tokens": 500}}\' {site}/api/metering/record',
                     "",
                 ]
             )
