@@ -6,7 +6,8 @@ from django.utils import timezone
 
 from accounts.webhooks import dispatch, services
 from accounts.webhooks.models import WebhookAttempt, WebhookDelivery
-from tests.accounts.webhook_receiver import emit_depleted, in_threads, make_endpoint
+from tests.accounts.webhook_receiver import emit_depleted, make_endpoint
+from tests.conftest import in_threads
 
 
 def test_four_beats_at_once_queue_each_due_delivery_once(services_db, receiver, monkeypatch):

@@ -111,27 +111,3 @@ def emit_depleted(account):
         event_type="credits.depleted",
         data={**DEPLETED, "account_id": account.pk},
     )
-
-
-def in_threads(n: int, work) -> list:
-    """Run work(i) in n threads started together; results (or exceptions) in order."""
-    from django.db import connections
-
-    results: list = [None] * n
-    barrier = threading.Barrier(n)
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as exc:
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results

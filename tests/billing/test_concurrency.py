@@ -3,11 +3,9 @@
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connections
 
 from analytics.models import UsageEvent
 from billing.errors import InsufficientCredits
@@ -15,30 +13,10 @@ from billing.models import Reservation
 from billing.services import metering
 from models_catalog.pricing import Usage
 from tests.billing.conftest import assert_ledger_ok, make_model
+from tests.conftest import in_threads
 from tests.factories import make_account, make_key
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _in_threads(n: int, work) -> list:
-    results: list = [None] * n
-    barrier = threading.Barrier(n)
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as exc:
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results
 
 
 def test_fifty_threads_spend_exactly_what_the_account_had(services, transactional_db):
@@ -53,7 +31,7 @@ def test_fifty_threads_spend_exactly_what_the_account_had(services, transactiona
         ).reservation
         return metering.usage_settle(reservation_id=r.pk, usage=Usage(output_tokens=100_000))
 
-    results = _in_threads(50, authorize_and_settle)
+    results = in_threads(50, authorize_and_settle)
     ok = [r for r in results if isinstance(r, metering.Charged)]
     refused = [r for r in results if isinstance(r, InsufficientCredits)]
     assert (len(ok), len(refused)) == (16, 34), results
@@ -70,10 +48,10 @@ def test_concurrent_duplicate_settles_and_records_charge_once(services, transact
     r = metering.usage_authorize(
         request_id="dup", api_key=secret, model="acme/chat", max_output_tokens=10
     ).reservation
-    settles = _in_threads(
+    settles = in_threads(
         10, lambda i: metering.usage_settle(reservation_id=r.pk, usage=Usage(output_tokens=10))
     )
-    records = _in_threads(
+    records = in_threads(
         10,
         lambda i: metering.usage_record(
             request_id="rec", api_key=secret, model="acme/chat", usage=Usage(input_tokens=1000)

@@ -13,8 +13,7 @@ from billing.models import CreditLot, CreditPack, Purchase, Refund
 from billing.services import metering, purchases, refunds
 from models_catalog.pricing import Usage
 from tests.billing.conftest import WEBHOOK_SECRET, assert_ledger_ok, make_model
-from tests.billing.test_concurrency import _in_threads
-from tests.conftest import wait_for
+from tests.conftest import in_threads, wait_for
 from tests.factories import make_account, make_key
 
 
@@ -30,7 +29,7 @@ def _paid_purchase(account, credits=20_000_000, price=2_000) -> Purchase:
 def test_webhook_and_success_page_at_once_add_one_lot(services, transactional_db, stripe_fake):
     account = make_account("free")
     purchase = _paid_purchase(account)
-    results = _in_threads(
+    results = in_threads(
         12, lambda i: purchases.checkout_fulfil(session_id=purchase.checkout_session_id)
     )
     assert all(isinstance(r, Purchase) for r in results), results
@@ -62,7 +61,7 @@ def test_spending_and_refund_racing_on_one_lot_never_use_a_credit_twice(
             request_id=f"u{i}", api_key=secret, model="acme/chat", usage=Usage(output_tokens=1)
         )
 
-    results = _in_threads(40, work)
+    results = in_threads(40, work)
     spent = sum(r.event.cost for r in results if isinstance(r, metering.Charged))
     held = sum(r.credits for r in results if isinstance(r, Refund))
     account.refresh_from_db()
