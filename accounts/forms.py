@@ -4,14 +4,31 @@ from accounts.models import LimitPeriod
 from billing.money import parse_credits
 
 
+class OptionalCreditsField(forms.CharField):
+    """An optional positive amount of credits typed as a decimal: micro-credits or None."""
+
+    def __init__(self, *, placeholder: str = "", **kwargs) -> None:
+        attrs = {"placeholder": placeholder, "inputmode": "decimal", "size": 10}
+        super().__init__(required=False, widget=forms.TextInput(attrs=attrs), **kwargs)
+
+    def clean(self, value) -> int | None:
+        text = (super().clean(value) or "").strip()
+        if not text:
+            return None
+        try:
+            micro = parse_credits(text)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        if micro <= 0:
+            raise forms.ValidationError("Give more than 0 credits, or leave it empty.")
+        return micro
+
+
 class ApiKeyLimitsForm(forms.Form):
-    credit_limit = forms.CharField(
-        required=False,
+    credit_limit = OptionalCreditsField(
         label="Credit limit",
         help_text="Optional: the most this key may spend (credits).",
-        widget=forms.TextInput(
-            attrs={"placeholder": "no limit", "inputmode": "decimal", "size": 10}
-        ),
+        placeholder="no limit",
     )
     limit_period = forms.ChoiceField(choices=LimitPeriod.choices, required=False, label="Resets")
     expires_at = forms.DateTimeField(
@@ -20,18 +37,6 @@ class ApiKeyLimitsForm(forms.Form):
         help_text="Optional, UTC.",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
-
-    def clean_credit_limit(self) -> int | None:
-        text = self.cleaned_data["credit_limit"].strip()
-        if not text:
-            return None
-        try:
-            micro = parse_credits(text)
-        except ValueError as exc:
-            raise forms.ValidationError(str(exc)) from exc
-        if micro <= 0:
-            raise forms.ValidationError("A limit must be more than 0 credits.")
-        return micro
 
 
 class ApiKeyCreateForm(ApiKeyLimitsForm):

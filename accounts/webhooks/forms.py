@@ -1,7 +1,8 @@
 from django import forms
 
+from accounts.forms import OptionalCreditsField
 from accounts.webhooks.events import EVENT_TYPES, SUBSCRIBABLE
-from billing.money import format_credits, parse_credits
+from billing.money import format_credits
 
 
 class EndpointForm(forms.Form):
@@ -37,12 +38,11 @@ class EndpointForm(forms.Form):
 
 
 class LowBalanceForm(forms.Form):
-    low_balance_threshold = forms.CharField(
-        required=False,
+    low_balance_threshold = OptionalCreditsField(
         label="Low-balance threshold (credits)",
         help_text="credits.low_balance fires when a charge takes your available credits "
         "below this. Empty: off.",
-        widget=forms.TextInput(attrs={"placeholder": "off", "inputmode": "decimal", "size": 10}),
+        placeholder="off",
     )
 
     @classmethod
@@ -50,15 +50,3 @@ class LowBalanceForm(forms.Form):
         threshold = account.webhook_low_balance_threshold
         initial = {"low_balance_threshold": format_credits(threshold) if threshold else ""}
         return cls(data, initial=initial)
-
-    def clean_low_balance_threshold(self) -> int | None:
-        text = self.cleaned_data["low_balance_threshold"].strip()
-        if not text:
-            return None
-        try:
-            micro = parse_credits(text)
-        except ValueError as exc:
-            raise forms.ValidationError(str(exc)) from exc
-        if micro <= 0:
-            raise forms.ValidationError("A threshold must be more than 0 credits.")
-        return micro

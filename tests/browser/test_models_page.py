@@ -1,22 +1,12 @@
 import re
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from playwright.sync_api import expect
 
+from tests.browser.conftest import log_in
 from tests.factories import make_account, make_priced_model
 
 pytestmark = pytest.mark.browser
-
-
-def _log_in(page, live_server, user) -> None:
-    client = Client()
-    client.force_login(user)
-    session = client.cookies[settings.SESSION_COOKIE_NAME].value
-    page.context.add_cookies(
-        [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
-    )
 
 
 @pytest.fixture
@@ -35,7 +25,7 @@ def shelf(transactional_db):
 
 
 def test_filter_models_share_the_url_reload_and_see_locked_models(page, live_server, shelf):
-    _log_in(page, live_server, make_account("free").owner)
+    log_in(page, live_server, make_account("free").owner)
     page.goto("/models/")
     rows = page.get_by_test_id("model-row")
     expect(rows).to_have_count(3)
@@ -62,7 +52,7 @@ def test_filter_models_share_the_url_reload_and_see_locked_models(page, live_ser
 
 
 def test_search_and_available_to_me_filter_as_you_type(page, live_server, shelf):
-    _log_in(page, live_server, make_account("free").owner)
+    log_in(page, live_server, make_account("free").owner)
     page.goto("/models/")
     page.get_by_label("Search").fill("gpt")
     expect(page).to_have_url(re.compile(r"/models/\?q=gpt$"))

@@ -1,24 +1,14 @@
 import re
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from playwright.sync_api import expect
 
 from accounts.webhooks.models import WebhookEndpoint
 from tests.accounts.webhook_receiver import Receiver
+from tests.browser.conftest import log_in
 from tests.factories import make_account
 
 pytestmark = pytest.mark.browser
-
-
-def _log_in(page, live_server, user) -> None:
-    client = Client()
-    client.force_login(user)
-    session = client.cookies[settings.SESSION_COOKIE_NAME].value
-    page.context.add_cookies(
-        [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
-    )
 
 
 @pytest.fixture
@@ -32,7 +22,7 @@ def test_add_endpoint_send_test_event_and_see_the_attempt(
     page, live_server, transactional_db, receiver
 ):
     account = make_account("pro")
-    _log_in(page, live_server, account.owner)
+    log_in(page, live_server, account.owner)
     page.goto("/")
     page.get_by_role("navigation", name="Main").get_by_role(
         "link", name="Settings → Webhooks"
