@@ -16,6 +16,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.selectors import account_for_user
 from accounts.tiers import TIERS
+from analytics.selectors import credit_runway
 from billing import selectors
 from billing.models import PurchaseStatus
 from billing.services import purchases, refunds, subscriptions
@@ -59,6 +60,7 @@ def billing_settings(request: HttpRequest) -> HttpResponse:
         "refund_days": settings.REFUND_WINDOW_DAYS,
         "refunds": selectors.refund_list(account=account),
         "simulator": settings.STRIPE_SIMULATOR,
+        "runway": credit_runway(account=account),
     }
     return render(request, "billing/settings.html", context)
 
