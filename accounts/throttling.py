@@ -19,5 +19,5 @@ class ApiKeyRateThrottle(BaseThrottle):
         request._request.yx_ratelimit = self.decision
         return self.decision.allowed
 
-    def wait(self) -> float | None:
-        return float(self.decision.retry_after)
+    def wait(self) -> int | None:
+        return self.decision.retry_after

@@ -1,5 +1,5 @@
 """Browser tests: Debian's Chromium driven by Playwright against pytest-django's live
-server. Never `playwright install`: the browser is /usr/bin/chromium from apt."""
+server. The browser is Debian's /usr/bin/chromium from apt, never a Playwright download."""
 
 import os
 from pathlib import Path
