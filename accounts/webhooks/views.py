@@ -3,6 +3,8 @@ also works as a plain POST that redirects (no JavaScript needed)."""
 
 from __future__ import annotations
 
+from functools import wraps
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -40,6 +42,21 @@ def _upgrade(request: HttpRequest, account: Account, status: int = 403) -> HttpR
         "paused": selectors.webhook_endpoint_list(account=account).count(),
     }
     return render(request, "accounts/webhooks_upgrade.html", context, status=status)
+
+
+def webhooks_view(view):
+    """Log-in required, and the account's tier must include webhooks (else the upgrade
+    page, 403); the view receives the account."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        account = _account(request)
+        if not account.tier_info.webhooks:
+            return _upgrade(request, account)
+        return view(request, account, *args, **kwargs)
+
+    return wrapper
 
 
 def _endpoint(account: Account, endpoint_id: int) -> WebhookEndpoint:
@@ -80,12 +97,9 @@ def webhooks_page(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-@login_required
+@webhooks_view
 @require_POST
-def webhooks_settings(request: HttpRequest) -> HttpResponse:
-    account = _account(request)
-    if not account.tier_info.webhooks:
-        return _upgrade(request, account)
+def webhooks_settings(request: HttpRequest, account: Account) -> HttpResponse:
     form = LowBalanceForm(request.POST)
     saved = False
     if form.is_valid():
@@ -121,13 +135,10 @@ def _detail_context(account: Account, endpoint: WebhookEndpoint, **extra) -> dic
     }
 
 
-@login_required
+@webhooks_view
 @require_http_methods(["GET", "POST"])
-def webhook_endpoint(request: HttpRequest, endpoint_id: int) -> HttpResponse:
+def webhook_endpoint(request: HttpRequest, account: Account, endpoint_id: int) -> HttpResponse:
     """The endpoint's page; POST saves the edit form."""
-    account = _account(request)
-    if not account.tier_info.webhooks:
-        return _upgrade(request, account)
     endpoint = _endpoint(account, endpoint_id)
     form = EndpointForm.for_endpoint(endpoint, request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -151,12 +162,11 @@ def webhook_endpoint(request: HttpRequest, endpoint_id: int) -> HttpResponse:
 
 
 @never_cache
-@login_required
+@webhooks_view
 @require_safe
-def webhook_endpoint_secret(request: HttpRequest, endpoint_id: int) -> HttpResponse:
-    account = _account(request)
-    if not account.tier_info.webhooks:
-        return _upgrade(request, account)
+def webhook_endpoint_secret(
+    request: HttpRequest, account: Account, endpoint_id: int
+) -> HttpResponse:
     endpoint = _endpoint(account, endpoint_id)
     if request.htmx:
         context = {"endpoint": endpoint, "revealed": True}
@@ -168,12 +178,11 @@ def webhook_endpoint_secret(request: HttpRequest, endpoint_id: int) -> HttpRespo
 
 
 @never_cache
-@login_required
+@webhooks_view
 @require_POST
-def webhook_endpoint_rotate(request: HttpRequest, endpoint_id: int) -> HttpResponse:
-    account = _account(request)
-    if not account.tier_info.webhooks:
-        return _upgrade(request, account)
+def webhook_endpoint_rotate(
+    request: HttpRequest, account: Account, endpoint_id: int
+) -> HttpResponse:
     try:
         endpoint = services.webhook_endpoint_rotate_secret(account=account, endpoint_id=endpoint_id)
     except NotFound as exc:
@@ -185,12 +194,9 @@ def webhook_endpoint_rotate(request: HttpRequest, endpoint_id: int) -> HttpRespo
     return redirect("webhook_endpoint_secret", endpoint.pk)
 
 
-@login_required
+@webhooks_view
 @require_POST
-def webhook_endpoint_test(request: HttpRequest, endpoint_id: int) -> HttpResponse:
-    account = _account(request)
-    if not account.tier_info.webhooks:
-        return _upgrade(request, account)
+def webhook_endpoint_test(request: HttpRequest, account: Account, endpoint_id: int) -> HttpResponse:
     endpoint = _endpoint(account, endpoint_id)
     error = None
     try:
@@ -200,12 +206,11 @@ def webhook_endpoint_test(request: HttpRequest, endpoint_id: int) -> HttpRespons
     return _deliveries_answer(request, account, endpoint, error, "Test event sent.")
 
 
-@login_required
+@webhooks_view
 @require_POST
-def webhook_endpoint_enabled(request: HttpRequest, endpoint_id: int) -> HttpResponse:
-    account = _account(request)
-    if not account.tier_info.webhooks:
-        return _upgrade(request, account)
+def webhook_endpoint_enabled(
+    request: HttpRequest, account: Account, endpoint_id: int
+) -> HttpResponse:
     enabled = request.POST.get("enabled") == "1"
     try:
         services.webhook_endpoint_update(account=account, endpoint_id=endpoint_id, enabled=enabled)
@@ -215,12 +220,11 @@ def webhook_endpoint_enabled(request: HttpRequest, endpoint_id: int) -> HttpResp
     return redirect("webhook_endpoint", endpoint_id)
 
 
-@login_required
+@webhooks_view
 @require_POST
-def webhook_endpoint_delete(request: HttpRequest, endpoint_id: int) -> HttpResponse:
-    account = _account(request)
-    if not account.tier_info.webhooks:
-        return _upgrade(request, account)
+def webhook_endpoint_delete(
+    request: HttpRequest, account: Account, endpoint_id: int
+) -> HttpResponse:
     try:
         services.webhook_endpoint_delete(account=account, endpoint_id=endpoint_id)
     except NotFound as exc:
@@ -229,13 +233,12 @@ def webhook_endpoint_delete(request: HttpRequest, endpoint_id: int) -> HttpRespo
     return redirect("webhooks")
 
 
-@login_required
+@webhooks_view
 @require_safe
-def webhook_endpoint_deliveries(request: HttpRequest, endpoint_id: int) -> HttpResponse:
+def webhook_endpoint_deliveries(
+    request: HttpRequest, account: Account, endpoint_id: int
+) -> HttpResponse:
     """The deliveries panel alone (htmx refreshes it while deliveries are in flight)."""
-    account = _account(request)
-    if not account.tier_info.webhooks:
-        return _upgrade(request, account)
     endpoint = _endpoint(account, endpoint_id)
     if not request.htmx:
         return redirect("webhook_endpoint", endpoint.pk)
@@ -243,12 +246,11 @@ def webhook_endpoint_deliveries(request: HttpRequest, endpoint_id: int) -> HttpR
     return render(request, "accounts/_webhooks_deliveries.html", context)
 
 
-@login_required
+@webhooks_view
 @require_POST
-def webhook_delivery_redeliver(request: HttpRequest, delivery_id: int) -> HttpResponse:
-    account = _account(request)
-    if not account.tier_info.webhooks:
-        return _upgrade(request, account)
+def webhook_delivery_redeliver(
+    request: HttpRequest, account: Account, delivery_id: int
+) -> HttpResponse:
     try:
         item = selectors.webhook_delivery_get(account=account, delivery_id=delivery_id)
     except NotFound as exc:
