@@ -5,9 +5,9 @@ from django.template.response import TemplateResponse
 
 from accounts import services
 from accounts.models import Account, ApiKey, TierChange, User
+from billing.admin_columns import credits_column
 from billing.money import parse_credits
 from billing.services import ledger
-from billing.templatetags.money import credits
 from yunxin.errors import DomainError
 
 
@@ -116,17 +116,11 @@ class AccountAdmin(admin.ModelAdmin):
     ]
     inlines = [ApiKeyInline, TierChangeInline]
 
-    @admin.display(description="Balance (credits)")
-    def balance_display(self, obj: Account) -> str:
-        return credits(obj.balance)
+    balance_display = credits_column("balance", "Balance (credits)")
 
-    @admin.display(description="Held (credits)")
-    def held_display(self, obj: Account) -> str:
-        return credits(obj.held)
+    held_display = credits_column("held", "Held (credits)")
 
-    @admin.display(description="Available (credits)")
-    def available_display(self, obj: Account) -> str:
-        return credits(obj.available)
+    available_display = credits_column("available", "Available (credits)")
 
     @admin.action(description="Grant or deduct credits (asks for a reason)")
     def adjust_credits(self, request, queryset):

@@ -6,6 +6,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from analytics.models import UsageEvent
+from billing.admin_columns import cash_column, credits_column
 from billing.models import (
     CreditLot,
     CreditPack,
@@ -21,7 +22,6 @@ from billing.models import (
 )
 from billing.selectors import refundable_credits
 from billing.services import purchases, refunds
-from billing.templatetags.money import credits, minor
 from yunxin.errors import DomainError
 
 
@@ -61,13 +61,9 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
     list_select_related = ["account__owner", "actor"]
     date_hierarchy = "created_at"
 
-    @admin.display(description="Amount")
-    def amount_credits(self, obj: LedgerEntry) -> str:
-        return credits(obj.amount)
+    amount_credits = credits_column("amount", "Amount")
 
-    @admin.display(description="Balance after")
-    def balance_credits(self, obj: LedgerEntry) -> str:
-        return credits(obj.balance_after)
+    balance_credits = credits_column("balance_after", "Balance after")
 
 
 @admin.register(CreditLot)
@@ -85,13 +81,9 @@ class CreditLotAdmin(ReadOnlyAdmin):
     search_fields = ["account__owner__email", "memo"]
     list_select_related = ["account__owner"]
 
-    @admin.display(description="Amount")
-    def amount_credits(self, obj: CreditLot) -> str:
-        return credits(obj.amount)
+    amount_credits = credits_column("amount", "Amount")
 
-    @admin.display(description="Remaining")
-    def remaining_credits(self, obj: CreditLot) -> str:
-        return credits(obj.remaining)
+    remaining_credits = credits_column("remaining", "Remaining")
 
 
 @admin.register(Reservation)
@@ -110,9 +102,7 @@ class ReservationAdmin(ReadOnlyAdmin):
     search_fields = ["request_id", "account__owner__email", "model__slug"]
     list_select_related = ["account__owner", "model"]
 
-    @admin.display(description="Reserved")
-    def reserved_credits(self, obj: Reservation) -> str:
-        return credits(obj.reserved)
+    reserved_credits = credits_column("reserved", "Reserved")
 
 
 @admin.register(UsageEvent)
@@ -133,9 +123,7 @@ class UsageEventAdmin(ReadOnlyAdmin):
     list_select_related = ["account__owner", "model"]
     date_hierarchy = "occurred_at"
 
-    @admin.display(description="Cost")
-    def cost_credits(self, obj: UsageEvent) -> str:
-        return credits(obj.cost)
+    cost_credits = credits_column("cost", "Cost")
 
 
 @admin.register(CreditPack)
@@ -145,13 +133,9 @@ class CreditPackAdmin(admin.ModelAdmin):
     list_filter = ["active", "currency"]
     search_fields = ["name"]
 
-    @admin.display(description="Credits")
-    def credits_display(self, obj: CreditPack) -> str:
-        return credits(obj.credits)
+    credits_display = credits_column("credits", "Credits")
 
-    @admin.display(description="Price")
-    def price_display(self, obj: CreditPack) -> str:
-        return minor(obj.price, obj.currency)
+    price_display = cash_column("price", "Price")
 
 
 @admin.register(SubscriptionPlan)
@@ -159,9 +143,7 @@ class SubscriptionPlanAdmin(admin.ModelAdmin):
     list_display = ["tier", "stripe_price_id", "price_display", "active"]
     list_filter = ["active"]
 
-    @admin.display(description="Monthly price")
-    def price_display(self, obj: SubscriptionPlan) -> str:
-        return minor(obj.amount, obj.currency)
+    price_display = cash_column("amount", "Monthly price")
 
 
 @admin.register(Purchase)
@@ -216,13 +198,9 @@ class PurchaseAdmin(ReadOnlyAdmin):
         else:
             self.message_user(request, f"Purchase #{purchase.pk}: refund #{refund.pk} started.")
 
-    @admin.display(description="Credits")
-    def credits_display(self, obj: Purchase) -> str:
-        return credits(obj.credits)
+    credits_display = credits_column("credits", "Credits")
 
-    @admin.display(description="Paid")
-    def price_display(self, obj: Purchase) -> str:
-        return minor(obj.amount, obj.currency)
+    price_display = cash_column("amount", "Paid")
 
     def has_change_permission(self, request, obj=None) -> bool:
         return request.user.is_superuser if obj is None else False
@@ -326,13 +304,9 @@ class RefundAdmin(ReadOnlyAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return request.user.is_superuser if obj is None else False
 
-    @admin.display(description="Credits")
-    def credits_display(self, obj: Refund) -> str:
-        return credits(obj.credits)
+    credits_display = credits_column("credits", "Credits")
 
-    @admin.display(description="Money back")
-    def amount_display(self, obj: Refund) -> str:
-        return minor(obj.amount, obj.currency)
+    amount_display = cash_column("amount", "Money back")
 
     def _each(self, request, queryset, fn, **kwargs) -> None:
         for refund in queryset:
